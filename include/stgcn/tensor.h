@@ -1,0 +1,43 @@
+// A dense, row-major FP32 tensor. Checkpoint tensors of other dtypes are
+// converted on load; `source_dtype` remembers what the file held.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace stgcn {
+
+enum class DType { kF32, kF64, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
+
+const char* dtype_name(DType d);
+int dtype_size(DType d);
+
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;  // row-major, numel() elements
+  DType source_dtype = DType::kF32;
+
+  Tensor() = default;
+  explicit Tensor(std::vector<int64_t> s) : shape(std::move(s)), data(count(shape), 0.0f) {}
+  Tensor(std::vector<int64_t> s, std::vector<float> d) : shape(std::move(s)), data(std::move(d)) {}
+
+  int64_t numel() const { return count(shape); }
+  int rank() const { return static_cast<int>(shape.size()); }
+  static int64_t count(const std::vector<int64_t>& s) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    return n;
+  }
+};
+
+// "[64, 3, 1, 1]"
+std::string shape_string(const std::vector<int64_t>& shape);
+
+// Ordered name -> tensor map, in file order.
+using StateDict = std::vector<std::pair<std::string, Tensor>>;
+
+const Tensor* find_tensor(const StateDict& sd, const std::string& name);
+
+}  // namespace stgcn

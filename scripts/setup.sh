@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything stgcn-rt needs on a fresh Debian 12 machine:
+#   - build dependencies from Debian packages (apt-get),
+#   - a Python venv (.venv) made from Debian's /usr/bin/python3 with
+#     --system-site-packages, so Debian's python3-torch / python3-onnx /
+#     python3-numpy are visible; used only for test oracles.
+# Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libzip-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
+  python3 python3-venv python3-numpy python3-torch python3-onnx
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "[setup] Debian packages already installed"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating Python venv .venv (system site packages)"
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+.venv/bin/python -c "import torch, numpy" || {
+  echo "[setup] error: the venv cannot import torch/numpy" >&2
+  exit 1
+}
+echo "[setup] done"

@@ -1,0 +1,28 @@
+#include "stgcn/status.h"
+
+#include <cstdio>
+
+namespace stgcn {
+
+const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return "ok";
+    case ErrorCode::kInvalidArgument: return "invalid argument";
+    case ErrorCode::kNotFound: return "not found";
+    case ErrorCode::kIo: return "i/o error";
+    case ErrorCode::kCorrupt: return "corrupt input";
+    case ErrorCode::kUnsafe: return "unsafe input";
+    case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kInternal: return "internal error";
+  }
+  return "unknown";
+}
+
+namespace detail {
+void check_failed(const char* cond, const char* file, int line) {
+  std::fprintf(stderr, "stgcn: internal check failed: %s at %s:%d\n", cond, file, line);
+  std::abort();
+}
+}  // namespace detail
+
+}  // namespace stgcn
