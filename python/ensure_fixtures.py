@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Generates the test fixtures into OUT_DIR unless they are already up to date.
+
+The fixtures depend only on the generator's sources; a stamp file holds their
+hash. Generation goes to a temporary directory that is renamed into place, so
+an interrupted run never leaves half a fixture set behind.
+"""
+import hashlib
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def sources_hash() -> str:
+    h = hashlib.sha256()
+    for p in sorted([HERE / "gen_fixtures.py", *sorted((HERE / "stgcn_ref").glob("*.py"))]):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print("usage: ensure_fixtures.py OUT_DIR", file=sys.stderr)
+        return 2
+    out = pathlib.Path(sys.argv[1])
+    stamp = out / ".stamp"
+    digest = sources_hash()
+    if stamp.exists() and stamp.read_text().strip() == digest and (out / "manifest.json").exists():
+        print(f"fixtures up to date in {out}")
+        return 0
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    start = time.time()
+    subprocess.run([sys.executable, str(HERE / "gen_fixtures.py"), str(tmp)], check=True)
+    (tmp / ".stamp").write_text(digest + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    print(f"fixtures generated in {out} in {time.time() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

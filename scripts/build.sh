@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Configures and builds stgcn-rt (Release) into build/. Extra arguments are
+# passed to CMake's configure step, e.g. -DSTGCN_SANITIZE=ON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${STGCN_BUILD_DIR:-build}
+JOBS=${STGCN_JOBS:-$(nproc)}
+generator=()
+if command -v ninja >/dev/null 2>&1 && [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
+cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"
+echo "[build] done: $BUILD_DIR/stgcn"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds stgcn-rt, then runs the main job on the bundled demo model:
+# describe it, classify the bundled sample skeletons, and compare the logits
+# with the ones PyTorch computed when the demo was made.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+DEMO=models/demo
+./build/stgcn inspect "$DEMO/stgcn_demo.pt"
+./build/stgcn infer "$DEMO/stgcn_demo.pt" --input "$DEMO/sample_input.npy" --output build/demo_logits.npy
+.venv/bin/python - <<'PY'
+import numpy as np
+got = np.load("build/demo_logits.npy")
+want = np.load("models/demo/sample_logits.npy")
+err = float(np.abs(got - want).max())
+print("logits:\n", got)
+print("predicted class per sample:", got.argmax(1).tolist())
+print(f"max |stgcn - PyTorch| = {err:.2e}")
+assert err <= 1e-4 * max(1.0, float(np.abs(want).max())), "demo logits differ from PyTorch"
+PY

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (build-fuzz/) and runs each for
+# FUZZ_SECONDS (default 60), seeded with the generated fixtures. A finding
+# (crash, leak, sanitizer report) fails the script and leaves the reproducer
+# in build-fuzz/findings/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${FUZZ_SECONDS:-60}
+FIXTURES=${STGCN_FIXTURES:-build/fixtures}
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSTGCN_FUZZ=ON -DSTGCN_BUILD_TESTS=OFF -DSTGCN_BUILD_CLI=OFF >/dev/null
+cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy
+mkdir -p build-fuzz/findings build-fuzz/corpus/checkpoint build-fuzz/corpus/npy
+if [ -d "$FIXTURES" ]; then
+  find "$FIXTURES" -name '*.pt' -size -400k -exec cp {} build-fuzz/corpus/checkpoint/ \; 2>/dev/null || true
+  find "$FIXTURES" -name '*.npy' -size -200k -exec cp {} build-fuzz/corpus/npy/ \; 2>/dev/null || true
+fi
+cp models/demo/*.npy build-fuzz/corpus/npy/ 2>/dev/null || true
+for target in checkpoint npy; do
+  echo "[fuzz] fuzz_$target for ${SECONDS_EACH}s"
+  ./build-fuzz/fuzz_$target -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=20 \
+    -max_len=1048576 -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
+    build-fuzz/corpus/$target 2>build-fuzz/fuzz_$target.log || {
+      tail -40 build-fuzz/fuzz_$target.log
+      echo "[fuzz] fuzz_$target found a problem; reproducer in build-fuzz/findings/" >&2
+      exit 1
+    }
+  grep -E "stat::number_of_executed_units|Done" build-fuzz/fuzz_$target.log | tr '\n' ' '; echo
+done
+echo "[fuzz] no finding"

@@ -1,0 +1,185 @@
+#include "stgcn/npy.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace stgcn {
+namespace {
+
+constexpr int64_t kMaxElements = int64_t{1} << 31;
+
+std::string trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+// Value text following 'key': in a Python dict literal, up to the next
+// top-level comma or closing brace.
+bool dict_value(std::string_view header, std::string_view key, std::string* out) {
+  const std::string q1 = "'" + std::string(key) + "'", q2 = "\"" + std::string(key) + "\"";
+  size_t p = header.find(q1);
+  size_t qlen = q1.size();
+  if (p == std::string_view::npos) p = header.find(q2);
+  if (p == std::string_view::npos) return false;
+  p = header.find(':', p + qlen);
+  if (p == std::string_view::npos) return false;
+  ++p;
+  int depth = 0;
+  size_t e = p;
+  for (; e < header.size(); ++e) {
+    const char c = header[e];
+    if (c == '(' || c == '[') ++depth;
+    if (c == ')' || c == ']') --depth;
+    if (depth < 0 || (depth == 0 && (c == ',' || c == '}'))) break;
+  }
+  *out = trim(header.substr(p, e - p));
+  return true;
+}
+
+}  // namespace
+
+Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view name_view) {
+  const std::string name(name_view);
+  auto fail = [&](const std::string& why) {
+    return invalid_argument("cannot read '" + name + "': " + why);
+  };
+  static const uint8_t kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, 6) != 0)
+    return fail("not an .npy file (bad magic)");
+  const int major = bytes[6];
+  size_t header_len = 0, offset = 0;
+  if (major == 1) {
+    header_len = bytes[8] | (size_t{bytes[9]} << 8);
+    offset = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) return fail("truncated .npy header");
+    header_len = bytes[8] | (size_t{bytes[9]} << 8) | (size_t{bytes[10]} << 16) |
+                 (size_t{bytes[11]} << 24);
+    offset = 12;
+  } else {
+    return fail("unsupported .npy format version " + std::to_string(major));
+  }
+  if (header_len > bytes.size() - offset) return fail("truncated .npy header");
+  const std::string header(reinterpret_cast<const char*>(bytes.data() + offset), header_len);
+  offset += header_len;
+
+  std::string descr, fortran, shape_text;
+  if (!dict_value(header, "descr", &descr) || !dict_value(header, "fortran_order", &fortran) ||
+      !dict_value(header, "shape", &shape_text))
+    return fail("malformed .npy header (need descr, fortran_order, shape)");
+  if (descr.size() >= 2 && (descr.front() == '\'' || descr.front() == '"'))
+    descr = descr.substr(1, descr.size() - 2);
+  DType dtype;
+  if (descr == "<f4") {
+    dtype = DType::kF32;
+  } else if (descr == "<f8") {
+    dtype = DType::kF64;
+  } else if (descr == ">f4" || descr == ">f8") {
+    return fail("big-endian dtype '" + descr + "'; only little-endian float32/float64 are accepted");
+  } else {
+    return fail("dtype '" + descr + "' is not supported; expected float32 '<f4' or float64 '<f8'");
+  }
+  if (fortran == "True") return fail("Fortran order is not supported; save with C order");
+  if (fortran != "False") return fail("malformed fortran_order in .npy header");
+
+  if (shape_text.size() < 2 || shape_text.front() != '(' || shape_text.back() != ')')
+    return fail("malformed shape in .npy header");
+  std::vector<int64_t> shape;
+  std::stringstream ss(shape_text.substr(1, shape_text.size() - 2));
+  std::string item;
+  int64_t count = 1;
+  while (std::getline(ss, item, ',')) {
+    item = trim(item);
+    if (item.empty()) continue;
+    if (item.size() > 12 || item.find_first_not_of("0123456789") != std::string::npos)
+      return fail("malformed shape " + shape_text + " in .npy header");
+    const int64_t d = std::stoll(item);
+    if (d != 0 && count > kMaxElements / d) return fail("shape " + shape_text + " is too large");
+    count *= d;
+    shape.push_back(d);
+  }
+  if (count > kMaxElements) return fail("shape " + shape_text + " is too large");
+  const size_t need = static_cast<size_t>(count) * dtype_size(dtype);
+  const size_t have = bytes.size() - offset;
+  if (have < need)
+    return fail("truncated data: shape " + shape_string(shape) + " needs " + std::to_string(need) +
+                " bytes, file has " + std::to_string(have));
+  if (have > need)
+    return fail("has " + std::to_string(have - need) + " bytes beyond shape " +
+                shape_string(shape));
+
+  Tensor t(shape);
+  t.source_dtype = dtype;
+  const uint8_t* src = bytes.data() + offset;
+  if (dtype == DType::kF32) {
+    std::memcpy(t.data.data(), src, need);
+  } else {
+    for (int64_t i = 0; i < count; ++i) {
+      double d;
+      std::memcpy(&d, src + i * 8, 8);
+      t.data[i] = static_cast<float>(d);
+    }
+  }
+  return t;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return not_found("'" + path + "' not found");
+    return io_error("cannot open '" + path + "': " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return io_error("cannot read '" + path + "'");
+  return ss.str();
+}
+
+Result<Tensor> read_npy(const std::string& path) {
+  STGCN_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+  return read_npy_bytes(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), path);
+}
+
+Status write_file_atomic(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) return io_error("cannot write '" + path + "': " + std::strerror(errno));
+  const bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!wrote || !closed) {
+    std::remove(tmp.c_str());
+    return io_error("cannot write '" + path + "': write failed (disk full?)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string err = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return io_error("cannot write '" + path + "': " + err);
+  }
+  return Status::ok();
+}
+
+Status write_npy(const std::string& path, const Tensor& t) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  for (size_t i = 0; i < t.shape.size(); ++i)
+    header += std::to_string(t.shape[i]) + (t.shape.size() == 1 || i + 1 < t.shape.size() ? "," : "");
+  header += "), }";
+  // Pad so that magic(6) + version(2) + len(2) + header is a multiple of 64.
+  const size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>((header.size() >> 8) & 0xff);
+  out += header;
+  out.append(reinterpret_cast<const char*>(t.data.data()), t.data.size() * sizeof(float));
+  return write_file_atomic(path, out);
+}
+
+}  // namespace stgcn

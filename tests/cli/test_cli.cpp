@@ -1,0 +1,163 @@
+// The stgcn CLI as a user runs it: exit codes, one-line errors, no partial
+// output files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "stgcn/npy.h"
+#include "test_util.h"
+
+namespace stgcn {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("stgcn_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CliRun run(const std::string& args) {
+    const std::string cmd = std::string(STGCN_CLI_PATH) + " " + args + " >" + (dir_ / "out.txt").string() +
+                            " 2>" + (dir_ / "err.txt").string() + " </dev/null";
+    const int rc = std::system(cmd.c_str());
+    CliRun r;
+    r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+    r.out = slurp(dir_ / "out.txt");
+    r.err = slurp(dir_ / "err.txt");
+    return r;
+  }
+
+  // A failing command: non-zero exit (not a crash), exactly one stderr line.
+  void expect_clean_failure(const CliRun& r, const std::string& expect) {
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(testing::lower(r.err).find(expect), std::string::npos) << r.err;
+  }
+
+  std::string q(const std::string& s) { return "'" + s + "'"; }
+  fs::path dir_;
+};
+
+TEST_F(Cli, HelpAndUsage) {
+  CliRun help = run("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("inspect"), std::string::npos);
+  EXPECT_NE(help.out.find("infer"), std::string::npos);
+  EXPECT_EQ(run("infer --help").exit_code, 0);
+  EXPECT_NE(run("").exit_code, 0);
+  EXPECT_NE(run("frobnicate").exit_code, 0);
+  EXPECT_NE(run("infer model.pt").exit_code, 0);  // --input/--output missing
+  EXPECT_NE(run("infer model.pt -i x.npy -o y.npy --motion sideways").exit_code, 0);
+  EXPECT_EQ(run("--version").exit_code, 0);
+}
+
+TEST_F(Cli, InspectDescribesTheSeedModel) {
+  STGCN_REQUIRE_FIXTURES();
+  for (const auto& c : testing::manifest()["cases"]) {
+    if (c["name"] != "seed_full") continue;
+    CliRun text = run("inspect " + q(testing::fixture_path(c["checkpoint"])));
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("6,195,788"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("mediapipe"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("11.54"), std::string::npos) << text.out;
+    CliRun js = run("inspect --json --T 150 --M 5 " + q(testing::fixture_path(c["checkpoint"])));
+    ASSERT_EQ(js.exit_code, 0) << js.err;
+    auto j = nlohmann::json::parse(js.out);
+    EXPECT_EQ(j["V"], 33);
+    EXPECT_EQ(j["K"], 3);
+    EXPECT_EQ(j["num_class"], 2);
+    EXPECT_EQ(j["streams"], 2);
+    EXPECT_EQ(j["parameters"], 6195788);
+    EXPECT_EQ(j["blocks"].size(), 10u);
+    EXPECT_EQ(j["blocks"][4]["stride"], 2);
+    EXPECT_EQ(j["blocks"][7]["residual"], "conv");
+    EXPECT_NEAR(j["macs"]["value"].get<double>() / 1e9, 57.7, 0.1);
+    EXPECT_NE(j["a_source"].get<std::string>().find("checkpoint"), std::string::npos);
+    return;
+  }
+  FAIL() << "no seed_full case";
+}
+
+TEST_F(Cli, InferMatchesPyTorchAndWritesNpy) {
+  STGCN_REQUIRE_FIXTURES();
+  int checked = 0;
+  for (const auto& c : testing::manifest()["cases"]) {
+    if (c["name"] == "seed_full" || checked >= 3) continue;
+    const std::string out = (dir_ / "y.npy").string();
+    CliRun r = run("infer " + q(testing::fixture_path(c["checkpoint"])) + " --input " +
+                q(testing::fixture_path(c["input"])) + " --output " + q(out) + " --motion " +
+                c.value("motion", std::string("first_difference")));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto got = read_npy(out);
+    ASSERT_TRUE(got.is_ok()) << got.status().message();
+    auto want = read_npy(testing::fixture_path(c["logits64"]));
+    ASSERT_TRUE(want.is_ok());
+    EXPECT_TRUE(testing::compare_logits(*got, *want).ok()) << c["name"];
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+}
+
+TEST_F(Cli, BadCheckpointsFailCleanly) {
+  STGCN_REQUIRE_FIXTURES();
+  const nlohmann::json& bad_npy = testing::manifest()["bad_npy"];
+  const std::string good_input = testing::fixture_path(testing::manifest()["formats"]["input"]);
+  for (const auto& b : testing::manifest()["bad_checkpoints"]) {
+    SCOPED_TRACE(b["name"].get<std::string>());
+    const std::string out = (dir_ / "y.npy").string();
+    CliRun r = run("infer " + q(testing::fixture_path(b["file"])) + " -i " + q(good_input) + " -o " + q(out));
+    expect_clean_failure(r, b["expect"].get<std::string>());
+    EXPECT_FALSE(fs::exists(out));
+    CliRun i = run("inspect " + q(testing::fixture_path(b["file"])));
+    expect_clean_failure(i, b["expect"].get<std::string>());
+  }
+  (void)bad_npy;
+}
+
+TEST_F(Cli, BadInputsFailCleanly) {
+  STGCN_REQUIRE_FIXTURES();
+  const auto& bad = testing::manifest()["bad_npy"];
+  const std::string model = testing::fixture_path(bad["model"]);
+  for (const auto& f : bad["files"]) {
+    if (f["name"] == "good_f64") continue;
+    SCOPED_TRACE(f["name"].get<std::string>());
+    const std::string out = (dir_ / "y.npy").string();
+    CliRun r = run("infer " + q(model) + " -i " + q(testing::fixture_path(f["file"])) + " -o " + q(out));
+    expect_clean_failure(r, f["expect"].get<std::string>());
+    EXPECT_FALSE(fs::exists(out));
+  }
+  // An unwritable output: clean failure, nothing left behind.
+  const std::string good = testing::fixture_path(testing::manifest()["formats"]["input"]);
+  const std::string fmodel = testing::fixture_path(testing::manifest()["formats"]["variants"][0]["file"]);
+  CliRun r = run("infer " + q(fmodel) + " -i " + q(good) + " -o /nonexistent-dir/y.npy");
+  expect_clean_failure(r, "cannot write");
+  // A missing input.
+  CliRun m = run("infer " + q(fmodel) + " -i " + q((dir_ / "missing.npy").string()) + " -o " +
+              q((dir_ / "y.npy").string()));
+  expect_clean_failure(m, "not found");
+  EXPECT_FALSE(fs::exists(dir_ / "y.npy"));
+}
+
+}  // namespace
+}  // namespace stgcn

@@ -1,0 +1,67 @@
+// Shared helpers for tests: the generated fixtures (python/gen_fixtures.py,
+// run by the `generate_fixtures` CTest fixture) and small comparisons.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "stgcn/tensor.h"
+
+namespace stgcn::testing {
+
+inline std::string fixtures_dir() {
+  if (const char* env = std::getenv("STGCN_FIXTURES")) return env;
+  return STGCN_FIXTURES_DIR;
+}
+
+inline std::string fixture_path(const std::string& rel) { return fixtures_dir() + "/" + rel; }
+
+// The manifest; fails the calling test (ASSERT in a void helper) when absent.
+inline const nlohmann::json& manifest() {
+  static nlohmann::json m = [] {
+    std::ifstream in(fixture_path("manifest.json"));
+    if (!in) return nlohmann::json();
+    return nlohmann::json::parse(in, nullptr, false);
+  }();
+  return m;
+}
+
+#define STGCN_REQUIRE_FIXTURES()                                                       \
+  ASSERT_TRUE(::stgcn::testing::manifest().is_object())                                \
+      << "fixtures missing: run `ctest` (it generates them) or python/gen_fixtures.py " \
+      << ::stgcn::testing::fixtures_dir()
+
+inline std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// max |a - b| and the tolerance 1e-4 * max(1, max |b|) of the acceptance rule.
+struct Closeness {
+  double max_abs_diff = 0;
+  double tolerance = 0;
+  bool ok() const { return max_abs_diff <= tolerance; }
+};
+
+inline Closeness compare_logits(const Tensor& got, const Tensor& want, double rel = 1e-4) {
+  Closeness c;
+  double max_ref = 0;
+  for (float v : want.data) max_ref = std::max(max_ref, std::abs(static_cast<double>(v)));
+  c.tolerance = rel * std::max(1.0, max_ref);
+  if (got.shape != want.shape) {
+    c.max_abs_diff = INFINITY;
+    return c;
+  }
+  for (size_t i = 0; i < got.data.size(); ++i)
+    c.max_abs_diff = std::max(c.max_abs_diff, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
+  return c;
+}
+
+}  // namespace stgcn::testing
