@@ -7,10 +7,12 @@ Usage: ``check_fixtures.py OUT_DIR``
 * every good checkpoint (cases, format variants, the bad_npy model) reloads with
   ``torch.load``, goes into a freshly built reference model with ``load_state_dict(strict=True)``
   and, run in float64 on the stored input, reproduces the stored ``logits64`` within 1e-9;
-  the float32 ``logits`` agree with ``logits64`` loosely;
+  the float32 ``logits`` agree with ``logits64`` loosely; an independent NumPy forward pass
+  (:mod:`stgcn_ref.numpy_ref`) reproduces ``logits64`` within 1e-9 as well;
 * each checkpoint's ``A`` equals the float32 graph of its recorded layout/strategy;
-* every bad file exists (except ``missing``), bad checkpoints are not zips that torch can read
-  as a valid model... (the hostile ones are NEVER loaded: checked statically for the payload).
+* every bad file exists (except ``missing``); the broken ones are rejected by ``torch.load``,
+  ``not_stgcn`` / ``wrong_shape`` load as plain dicts, and the hostile ``evil_*`` ones are NEVER
+  loaded: they are only checked statically for the ``posix system`` payload.
 
 Prints one summary line; exit status 1 on any failure.
 """
@@ -30,6 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from stgcn_ref import ckpt_tools as ct  # noqa: E402
+from stgcn_ref import numpy_ref  # noqa: E402
 from stgcn_ref.graph import build_graph  # noqa: E402
 from stgcn_ref.model import build_model  # noqa: E402
 
@@ -42,6 +45,7 @@ class Checker:
         self.failures = []
         self.checked = 0
         self.worst = 0.0
+        self.worst_np = 0.0
 
     def path(self, rel: str) -> str:
         return os.path.join(self.root, rel)
@@ -70,7 +74,7 @@ class Checker:
         A32 = torch.as_tensor(A, dtype=torch.float32).double()
         for k, v in sd64.items():
             if k == "A" or k.endswith(".A"):
-                if sd[k].dtype == torch.float32 and not torch.equal(v, A32):
+                if sd[k].dtype != torch.float16 and not torch.equal(v, A32):
                     self.fail(f"{label}: checkpoint {k} differs from the recorded graph")
         x = torch.from_numpy(np.load(self.path(input_rel))).double()
         with torch.no_grad():
@@ -81,6 +85,13 @@ class Checker:
         self.checked += 1
         if not diff < TOL64:
             self.fail(f"{label}: |logits64 diff| = {diff:.3g}")
+        # Second, independent implementation (NumPy, from the page's formulas).
+        y_np = numpy_ref.forward({k: v.numpy() for k, v in sd64.items()}, x.numpy(),
+                                 cfg["strides"], cfg["two_stream"], cfg.get("motion"))
+        diff_np = float(np.abs(y_np - ref).max())
+        self.worst_np = max(self.worst_np, diff_np)
+        if not diff_np < TOL64:
+            self.fail(f"{label}: numpy reference differs by {diff_np:.3g}")
         if logits32_rel is not None:
             y32 = np.load(self.path(logits32_rel)).astype(np.float64)
             tol = 1e-4 * max(1.0, float(np.abs(ref).max()))
@@ -159,7 +170,8 @@ def main(argv=None) -> int:
     print(f"check_fixtures: {status}: {len(m['graphs'])} graphs, {len(m['cases'])} cases, "
           f"{len(m['formats']['variants'])} format variants, "
           f"{len(m['bad_checkpoints'])} bad checkpoints, {len(m['bad_npy']['files'])} npy; "
-          f"{ck.checked} checks, worst |logits64 diff| {ck.worst:.2e}, "
+          f"{ck.checked} checks, worst |logits64 diff| torch {ck.worst:.2e} "
+          f"numpy {ck.worst_np:.2e}, "
           f"{time.time() - t0:.1f}s")
     return 0 if not ck.failures else 1
 

@@ -5,8 +5,8 @@ Usage: ``gen_fixtures.py OUT_DIR [--quick]``
 
 Writes into OUT_DIR (deterministic: fixed seeds, fixed zip timestamps):
 
-* ``manifest.json`` -- index of everything below (schema in the module ``build_*`` docstrings
-  and in the final report of the generator's author; paths are relative to OUT_DIR);
+* ``manifest.json`` -- index of everything below (schema: ``python/README.md`` and the
+  ``build_*`` docstrings; paths are relative to OUT_DIR);
 * ``graphs/*.npy`` -- adjacency partitions A (K, V, V) float64;
 * ``layouts/custom_hand.json`` -- the custom layout used by the ``custom`` graphs / cases;
 * ``cases/NAME/{model.pt,input.npy,logits.npy,logits64.npy}`` -- model cases;
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import json
 import os
 import re
@@ -111,17 +112,35 @@ def torch_save(out: str, rel: str, obj, legacy: bool = False) -> str:
     path = os.path.join(out, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if legacy:
-        torch.save(obj, path, _use_new_zipfile_serialization=False)
+        buf = io.BytesIO()
+        torch.save(obj, buf, _use_new_zipfile_serialization=False)
+        with open(path, "wb") as f:  # storage names made run-independent
+            f.write(ct.canonicalize_legacy(buf.getvalue()))
     else:
         torch.save(obj, path)
     return rel
 
 
 def make_input(gen: torch.Generator, N: int, C: int, T: int, V: int, M: int) -> torch.Tensor:
-    """Random skeleton input (N, C, T, V, M) float32; for M > 1 the last person slot of every
-    even-indexed sample is zeroed entirely (zero-padded persons are real)."""
-    x = torch.randn((N, C, T, V, M), generator=gen, dtype=torch.float32)
-    x = x * 0.8 + 0.1 * torch.linspace(-1.0, 1.0, T).view(1, 1, T, 1, 1)  # a slow drift
+    """Random skeleton-like input (N, C, T, V, M) float32.
+
+    Per (sample, person): a static random pose, a sinusoidal motion with its own frequency and
+    phases, noise, and a random scale / offset, so different samples give clearly different
+    logits (a batch-order bug cannot hide). For M > 1 the last person slot of every
+    even-indexed sample is zeroed entirely (zero-padded persons are real).
+    """
+    def u(shape, lo, hi):
+        return torch.rand(shape, generator=gen, dtype=torch.float64) * (hi - lo) + lo
+
+    t = torch.arange(T, dtype=torch.float64).view(1, 1, T, 1, 1)
+    pose = torch.randn((N, C, 1, V, M), generator=gen, dtype=torch.float64)
+    freq = u((N, 1, 1, 1, M), 0.5, 4.0)
+    phase = u((N, C, 1, V, M), 0.0, 6.283185307179586)
+    amp = u((N, C, 1, V, M), 0.0, 1.0)
+    noise = torch.randn((N, C, T, V, M), generator=gen, dtype=torch.float64) * 0.3
+    x = pose + amp * torch.sin(6.283185307179586 * freq * t / max(T, 1) + phase) + noise
+    x = x * u((N, 1, 1, 1, M), 0.5, 2.0) + u((N, C, 1, 1, M), -1.0, 1.0)
+    x = x.float()
     if M > 1:
         for n in range(0, N, 2):
             x[n, :, :, :, M - 1] = 0.0

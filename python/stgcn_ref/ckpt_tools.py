@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import io
+import pickle
 import pickletools
 import struct
 import zipfile
@@ -282,3 +283,74 @@ def inject_legacy(data: bytes, payload: bytes) -> bytes:
     """Legacy-format file with ``payload`` injected into the object pickle's state dict."""
     (_, _), (_, _), (_, _), (a, b), (_, _) = split_legacy(data)
     return data[:a] + inject_into_first_setitems(data[a:b], payload) + data[b:]
+
+
+_STORAGE_ITEMSIZE = {"torch FloatStorage": 4, "torch DoubleStorage": 8, "torch HalfStorage": 2,
+                     "torch LongStorage": 8, "torch IntStorage": 4, "torch BFloat16Storage": 2,
+                     "torch ShortStorage": 2, "torch CharStorage": 1, "torch ByteStorage": 1,
+                     "torch BoolStorage": 1}
+
+
+def canonicalize_legacy(data: bytes) -> bytes:
+    """Make a legacy torch.save file byte-deterministic.
+
+    The legacy serializer names storages by their memory address (``str(storage._cdata)``)
+    and writes the storage-key list -- and the raw storage records -- sorted by that name, so
+    both names and record order change from run to run. Rename the storages "0", "1", ... in
+    order of first appearance in the object pickle, rewrite the key list in that order and
+    reorder the raw records (int64 element count + data) to match. Static: nothing is
+    unpickled.
+    """
+    ranges = split_legacy(data)
+    (oa, ob), (ka, kb) = ranges[3], ranges[4]
+    old_keys = [arg for op, arg, _ in _ops(data[ka:kb]) if op.name == "BINUNICODE"]
+    old_set = set(old_keys)
+
+    # key -> element size, in order of first appearance in the persistent ids.
+    ops = _ops(data[oa:ob])
+    memo: Dict[int, Tuple[str, str]] = {}
+    vals: List[Tuple[str, str]] = []  # per op: ("g", global) / ("s", str) / ("", "")
+    for n, (op, arg, _pos) in enumerate(ops):
+        if op.name == "GLOBAL":
+            v = ("g", arg)
+        elif op.name == "BINUNICODE":
+            v = ("s", arg)
+        elif op.name in ("BINGET", "LONG_BINGET"):
+            v = memo.get(arg, ("", ""))
+        elif op.name in ("BINPUT", "LONG_BINPUT"):
+            memo[arg] = vals[-1]
+            v = ("", "")
+        else:
+            v = ("", "")
+        vals.append(v)
+    order: List[str] = []
+    itemsize: Dict[str, int] = {}
+    for n, v in enumerate(vals):
+        if v == ("s", "storage"):
+            nxt = [w for w in vals[n + 1:n + 8] if w[0]]
+            (kt, typ), (kk, key) = nxt[0], nxt[1]
+            assert kt == "g" and kk == "s" and key in old_set, (typ, key)
+            if key not in itemsize:
+                itemsize[key] = _STORAGE_ITEMSIZE[typ]
+                order.append(key)
+    assert set(order) == old_set
+
+    records: Dict[str, bytes] = {}
+    pos = kb
+    for key in old_keys:
+        (numel,) = struct.unpack("<q", data[pos:pos + 8])
+        end = pos + 8 + numel * itemsize[key]
+        records[key] = data[pos:end]
+        pos = end
+    assert pos == len(data), "unexpected trailing bytes in legacy file"
+    mapping = {k: str(i) for i, k in enumerate(order)}
+
+    obj = bytearray()
+    for n, (op, arg, p) in enumerate(ops):
+        end = ops[n + 1][2] if n + 1 < len(ops) else ob - oa
+        if op.name == "BINUNICODE" and arg in mapping:
+            obj += _binunicode(mapping[arg])
+        else:
+            obj += data[oa + p:oa + end]
+    keys_pkl = pickle.dumps([mapping[k] for k in order], protocol=2)
+    return (data[:oa] + bytes(obj) + keys_pkl + b"".join(records[k] for k in order))
