@@ -64,10 +64,10 @@ struct BlockWeights {
   Tensor tcn_weight;  // (Cout, Cout, kt)
   Tensor tcn_bias;    // (Cout)
   BatchNorm tcn_bn;   // tcn.3
-  Tensor residual_weight;  // (Cout, Cin) when residual is kConv
+  Tensor residual_weight;  // (Cout, Cin) when residual is kConv, else no data
   Tensor residual_bias;
   BatchNorm residual_bn;
-  Tensor importance;  // (K, V, V) or empty when edge importance is off
+  Tensor importance;  // (K, V, V); no data when edge importance is off
 };
 
 struct StreamWeights {

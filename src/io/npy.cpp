@@ -22,7 +22,10 @@ std::string trim(std::string_view s) {
 // Value text following 'key': in a Python dict literal, up to the next
 // top-level comma or closing brace.
 bool dict_value(std::string_view header, std::string_view key, std::string* out) {
-  const std::string q1 = "'" + std::string(key) + "'", q2 = "\"" + std::string(key) + "\"";
+  // (Built with append: GCC 12 warns falsely on operator+ chains at -O3.)
+  std::string q1(1, '\''), q2(1, '"');
+  q1.append(key).push_back('\'');
+  q2.append(key).push_back('"');
   size_t p = header.find(q1);
   size_t qlen = q1.size();
   if (p == std::string_view::npos) p = header.find(q2);

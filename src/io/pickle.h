@@ -87,9 +87,9 @@ struct PickleValue {
   std::string name;  // kGlobal: name
   std::vector<PickleValue*> items;
   std::vector<std::pair<PickleValue*, PickleValue*>> entries;
-  PickleValue* cls = nullptr;    // kObject: the class (usually a kGlobal)
-  PickleValue* args = nullptr;   // kObject: constructor arguments (a kTuple) or nullptr
-  PickleValue* state = nullptr;  // kObject: BUILD state or nullptr
+  PickleValue* cls = nullptr;              // kObject: the class (usually a kGlobal)
+  PickleValue* args = nullptr;             // kObject: constructor arguments (a kTuple) or nullptr
+  PickleValue* state = nullptr;            // kObject: BUILD state or nullptr
   std::unique_ptr<PickleStorage> storage;  // kStorage
   std::unique_ptr<PickleTensor> tensor;    // kTensor
 
@@ -99,12 +99,13 @@ struct PickleValue {
 };
 
 struct PickleLimits {
-  size_t max_nodes = size_t{1} << 21;       // values created (about 200 bytes each)
-  size_t max_stack = size_t{1} << 20;       // values on the stack at once
-  size_t max_mark_depth = 4096;             // nested MARKs
-  size_t max_memo = size_t{1} << 20;        // memo entries
+  size_t max_nodes = size_t{1} << 21;           // values created (about 200 bytes each)
+  size_t max_stack = size_t{1} << 20;           // values on the stack at once
+  size_t max_mark_depth = 4096;                 // nested MARKs
+  size_t max_memo = size_t{1} << 20;            // memo entries
+  size_t max_text_bytes = size_t{1} << 30;      // bytes of all strings, copies included
   int64_t max_tensor_numel = int64_t{1} << 28;  // elements of one tensor
-  size_t max_dims = 64;                     // rank of one tensor
+  size_t max_dims = 64;                         // rank of one tensor
 };
 
 // Owns every value of one or more pickles; values refer to each other by

@@ -371,16 +371,18 @@ Result<Model> load_model(const std::string& path, const LoadOptions& options) {
 }
 
 int64_t parameter_count(const Model& model) {
+  auto n_of = [](const Tensor& t) { return static_cast<int64_t>(t.data.size()); };
+  auto n_bn = [](const BatchNorm& bn) { return 2 * static_cast<int64_t>(bn.weight.size()); };
   int64_t n = 0;
   for (const auto& s : model.streams) {
-    n += 2 * static_cast<int64_t>(s.data_bn.weight.size());
+    n += n_bn(s.data_bn);
     for (const auto& b : s.blocks) {
-      n += b.gcn_weight.numel() + b.gcn_bias.numel() + 2 * b.gcn_bn.weight.size();
-      n += b.tcn_weight.numel() + b.tcn_bias.numel() + 2 * b.tcn_bn.weight.size();
-      n += b.residual_weight.numel() + b.residual_bias.numel() + 2 * b.residual_bn.weight.size();
-      n += b.importance.numel();
+      n += n_of(b.gcn_weight) + n_of(b.gcn_bias) + n_bn(b.gcn_bn);
+      n += n_of(b.tcn_weight) + n_of(b.tcn_bias) + n_bn(b.tcn_bn);
+      n += n_of(b.residual_weight) + n_of(b.residual_bias) + n_bn(b.residual_bn);
+      n += n_of(b.importance);
     }
-    n += s.fcn_weight.numel() + s.fcn_bias.numel();
+    n += n_of(s.fcn_weight) + n_of(s.fcn_bias);
   }
   return n;
 }

@@ -94,7 +94,7 @@ Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride)
 Act block_forward(const Act& x, const BlockSpec& spec, const BlockWeights& w, const Tensor& A,
                   int K) {
   std::vector<float> a_hat = A.data;
-  if (w.importance.numel() > 0)
+  if (!w.importance.data.empty())
     for (size_t i = 0; i < a_hat.size(); ++i) a_hat[i] *= w.importance.data[i];
 
   Act z = aggregate(conv1x1(x, w.gcn_weight, w.gcn_bias, 1), a_hat, K);
