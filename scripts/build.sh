@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds stgcn-rt (Release) into build/. Extra arguments are
-# passed to CMake's configure step, e.g. -DSTGCN_SANITIZE=ON.
+# passed to CMake's configure step, e.g. -DSTGCN_SANITIZE=ON. STGCN_TARGET
+# builds one target only (e.g. stgcn_cli); the default target also generates
+# the PyTorch test fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${STGCN_BUILD_DIR:-build}
@@ -8,5 +10,5 @@ JOBS=${STGCN_JOBS:-$(nproc)}
 generator=()
 if command -v ninja >/dev/null 2>&1 && [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
 cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS"
+cmake --build "$BUILD_DIR" -j "$JOBS" ${STGCN_TARGET:+--target "$STGCN_TARGET"}
 echo "[build] done: $BUILD_DIR/stgcn"

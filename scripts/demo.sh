@@ -4,7 +4,7 @@
 # with the ones PyTorch computed when the demo was made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+STGCN_TARGET=stgcn_cli bash scripts/build.sh
 DEMO=models/demo
 ./build/stgcn inspect "$DEMO/stgcn_demo.pt"
 ./build/stgcn infer "$DEMO/stgcn_demo.pt" --input "$DEMO/sample_input.npy" --output build/demo_logits.npy

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds stgcn-rt and runs the whole test suite: CTest (which first generates
-# the PyTorch fixtures with python/gen_fixtures.py), then each libFuzzer
+# Builds stgcn-rt (the build also generates the PyTorch fixtures with
+# python/gen_fixtures.py) and runs the whole test suite: CTest, then each libFuzzer
 # target for a bounded time (FUZZ_SECONDS, default 60; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."

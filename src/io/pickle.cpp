@@ -202,8 +202,8 @@ bool decimal_to_le_bytes(std::string_view digits, std::string& out) {
     negative = digits[0] == '-';
     digits.remove_prefix(1);
   }
-  if (digits.empty() || digits.size() > 4096) return false;
-  std::vector<uint8_t> mag;  // little-endian magnitude
+  if (digits.empty() || digits.size() > 256) return false;  // quadratic below: keep it short
+  std::vector<uint8_t> mag;                                 // little-endian magnitude
   for (char c : digits) {
     if (c < '0' || c > '9') return false;
     unsigned carry = static_cast<unsigned>(c - '0');

@@ -112,10 +112,14 @@ std::optional<std::pair<std::string, std::string>> recognise(const Tensor& A) {
     if (!layout.is_ok() || layout->num_joints != V) continue;
     for (Strategy s : {Strategy::kSpatial, Strategy::kUniform, Strategy::kDistance}) {
       for (int hop = 1; hop <= 3; ++hop) {
-        auto adj = build_adjacency(*layout, {s, hop, 1});
-        if (adj.is_ok() && adj->K == K && max_abs_diff(A, *adj) <= 1e-6)
-          return std::make_pair(name, std::string(strategy_name(s)) +
-                                          (hop > 1 ? ", max_hop " + std::to_string(hop) : ""));
+        for (int dilation = 1; dilation <= hop; ++dilation) {
+          auto adj = build_adjacency(*layout, {s, hop, dilation});
+          if (!adj.is_ok() || adj->K != K || max_abs_diff(A, *adj) > 1e-6) continue;
+          std::string how = strategy_name(s);
+          if (hop > 1) how += ", max_hop " + std::to_string(hop);
+          if (dilation > 1) how += ", dilation " + std::to_string(dilation);
+          return std::make_pair(name, how);
+        }
       }
     }
   }

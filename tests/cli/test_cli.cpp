@@ -107,7 +107,7 @@ TEST_F(Cli, InferMatchesPyTorchAndWritesNpy) {
     const std::string out = (dir_ / "y.npy").string();
     CliRun r = run("infer " + q(testing::fixture_path(c["checkpoint"])) + " --input " +
                 q(testing::fixture_path(c["input"])) + " --output " + q(out) + " --motion " +
-                c.value("motion", std::string("first_difference")));
+                (c["motion"].is_null() ? std::string("first_difference") : c["motion"].get<std::string>()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto got = read_npy(out);
     ASSERT_TRUE(got.is_ok()) << got.status().message();

@@ -1,9 +1,8 @@
-#include "stgcn/npy.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
+#include "stgcn/npy.h"
 #include "test_util.h"
 
 namespace stgcn {

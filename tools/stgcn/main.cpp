@@ -125,7 +125,7 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
                stgcn::residual_kind_name(b.residual));
   }
   fmt::print("parameters:       {}\n", with_commas(params));
-  fmt::print("MACs (T={}, M={}): {:.3f} G ({:.1f} GFLOP)\n", T, M, macs / 1e9, 2 * macs / 1e9);
+  fmt::print("MACs (T={}, M={}): {:.2f} G ({:.1f} GFLOP)\n", T, M, macs / 1e9, 2 * macs / 1e9);
   return 0;
 }
 
