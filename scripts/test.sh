@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Builds stgcn-rt (the build also generates the PyTorch fixtures with
-# python/gen_fixtures.py) and runs the whole test suite: CTest, then each libFuzzer
-# target for a bounded time (FUZZ_SECONDS, default 60; 0 skips fuzzing).
+# python/gen_fixtures.py) and runs the whole test suite:
+#   1. CTest on the Release build;
+#   2. CTest again on an AddressSanitizer + UBSan build (SANITIZE=0 skips);
+#   3. each libFuzzer target for FUZZ_SECONDS (default 60; 0 skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+JOBS=${STGCN_JOBS:-$(nproc)}
 bash scripts/build.sh
-(cd build && ctest --output-on-failure -j "${STGCN_JOBS:-$(nproc)}" --timeout 1200)
+(cd build && ctest --output-on-failure -j "$JOBS" --timeout 1200)
+if [ "${SANITIZE:-1}" != "0" ]; then
+  echo "[test] sanitizer build (address, undefined)"
+  STGCN_BUILD_DIR=build-asan bash scripts/build.sh -DSTGCN_SANITIZE=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTGCN_FIXTURES_DIR="$PWD/build/fixtures"
+  (cd build-asan && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+     ctest --output-on-failure -j "$JOBS" --timeout 1200)
+fi
 if [ "${FUZZ_SECONDS:-60}" != "0" ]; then
   bash scripts/fuzz.sh
 fi
