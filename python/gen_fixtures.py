@@ -438,6 +438,217 @@ def build_bad_npy(out: str, case_entry, model):
     return {"model": case_entry["checkpoint"], "case": case_entry["name"], "files": files}
 
 
+# --------------------------------------------------------------------------------------------
+# ONNX exports (torch.onnx.export of the reference model)
+# --------------------------------------------------------------------------------------------
+
+# name, case, opset, softmax, do_constant_folding, keep BatchNorms (TrainingMode.PRESERVE),
+# dynamic batch, aggregation, pooling (see stgcn_ref.model.set_export_variant)
+ONNX_VARIANTS = [
+    ("openpose_spatial_op12", "openpose_spatial", 12, False, True, False, False, "einsum", "mean"),
+    ("openpose_spatial_op17_softmax", "openpose_spatial", 17, True, True, False, False, "einsum",
+     "mean"),
+    ("ntu_edge_spatial_m2_op13_dynbatch", "ntu_edge_spatial_m2", 13, False, True, False, True,
+     "einsum", "mean"),
+    ("mediapipe_spatial_2s_m5_op17", "mediapipe_spatial_2s_m5", 17, False, True, False, False,
+     "einsum", "mean"),
+    ("blazepose_spatial_2s_central_op13", "blazepose_spatial_2s_central", 13, False, True, False,
+     False, "einsum", "mean"),
+    ("coco_spatial_m2_op12_bn_unfolded", "coco_spatial_m2", 12, False, False, True, False,
+     "einsum", "mean"),
+    ("ntu_distance_h2_op17_nofold", "ntu_distance_h2", 17, False, False, False, False, "einsum",
+     "mean"),
+    ("openpose_oddwidths_op13_matmul_avgpool", "openpose_spatial_oddwidths", 13, False, True,
+     False, False, "matmul", "avg_pool2d"),
+    ("custom_spatial_h2_2s_op17_matmul_k_gap", "custom_spatial_h2_2s", 17, False, True, False,
+     False, "matmul_k", "adaptive"),
+    ("mediapipe_uniform_op12_avgpool", "mediapipe_uniform", 12, False, True, False, False,
+     "einsum", "avg_pool2d"),
+    ("coco_uniform_2s_central_m5_op17_softmax", "coco_uniform_2s_central_m5", 17, True, True,
+     False, False, "einsum", "mean"),
+    ("custom_distance_c2_op13", "custom_distance_c2", 13, False, True, False, False, "einsum",
+     "mean"),
+    ("seed_full_op17", "seed_full", 17, False, True, False, False, "einsum", "mean"),
+]
+# Tiny models of their own (small enough to seed the ONNX fuzzer): spec, widths, strides.
+TINY_MODELS = {
+    "onnx_tiny": (("onnx_tiny", "coco", "spatial", 1, 1, True, "first_difference", True,
+                   2, 3, 12, 2, 3), [4, 4, 8], [1, 2, 1]),
+    "onnx_tiny_1s": (("onnx_tiny_1s", "openpose", "distance", 1, 1, False, None, True,
+                      2, 3, 10, 1, 4), [4, 8], [1, 2]),
+}
+TINY_VARIANTS = [
+    ("tiny_2s_op17", "onnx_tiny", 17, False, True, False, False, "einsum", "mean"),
+    ("tiny_1s_op12_bn_matmul_avgpool_dynbatch", "onnx_tiny_1s", 12, False, False, True, True,
+     "matmul", "avg_pool2d"),
+]
+
+
+class WithSoftmax(torch.nn.Module):
+    """The reference model followed by a softmax over the classes (an export option)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return torch.softmax(self.model(x), dim=1)
+
+
+def export_onnx(model, x, path, opset, fold=True, keep_bn=False, dynamic=False):
+    import warnings
+    kw = dict(opset_version=opset, do_constant_folding=fold, input_names=["input"],
+              output_names=["output"])
+    if dynamic:
+        kw["dynamic_axes"] = {"input": {0: "N"}, "output": {0: "N"}}
+    if keep_bn:  # an eval-mode model exported with PRESERVE keeps its BatchNormalization nodes
+        kw["training"] = torch.onnx.TrainingMode.PRESERVE
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, x, path, **kw)
+
+
+def ort_run(path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": x})[0]
+
+
+def softmax64(y: np.ndarray) -> np.ndarray:
+    e = np.exp(y - y.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def build_onnx(out: str, cases, quick: bool):
+    """Manifest ``onnx``: [{name, file, opset, softmax, two_stream, motion, dynamic_batch, case,
+    checkpoint, input, logits64, output64, folded_bn, aggregation, pool, M, layout, custom_layout,
+    edge_importance, C, V, K, num_class, widths, strides, ort_max_abs_diff, ops}].
+    ``logits64`` are the model's logits before any softmax (what an importer returns);
+    ``output64`` is what the ONNX graph outputs (softmax(logits64) for the softmax exports).
+    ``folded_bn``: whether torch folded the BatchNorms after convs into them. Every export is
+    checked with onnxruntime against PyTorch before it is listed."""
+    from stgcn_ref.model import set_export_variant
+    by_name = {c["name"]: c for c in cases}
+    specs = {s[0]: (i, s, NARROW, SEED_STRIDES) for i, s in enumerate(CASES)}
+    specs[ODD_CASE[0]] = (len(CASES), ODD_CASE, ODD_WIDTHS, ODD_STRIDES)
+    specs[SEED_CASE[0]] = (len(CASES) + 1, SEED_CASE, SEED_WIDTHS, SEED_STRIDES)
+    for k, (name, (spec, widths, strides)) in enumerate(TINY_MODELS.items()):
+        specs[name] = (2000 + k, spec, widths, strides)
+    items = []
+    for (name, case, opset, smax, fold, keep_bn, dyn, agg, pool) in ONNX_VARIANTS + TINY_VARIANTS:
+        if case not in by_name and case not in TINY_MODELS:
+            continue  # --quick: no seed_full
+        idx, spec, widths, strides = specs[case]
+        model, x, A = make_case_model(spec, idx, out, widths, strides)
+        base = f"onnx/{name}"
+        if case in by_name:
+            c = by_name[case]
+            checkpoint, inp, l64 = c["checkpoint"], c["input"], c["logits64"]
+        else:  # the tiny model: its own checkpoint
+            checkpoint = torch_save(out, f"{base}/model.pt", model.state_dict())
+            inp = save_npy(out, f"{base}/input.npy", x.numpy())
+            l64 = save_npy(out, f"{base}/logits64.npy", run_model(model, x)[1])
+        if dyn:  # exported with batch 1, checked with batch 3
+            gen = torch.Generator().manual_seed(SEED + 4242)
+            x = make_input(gen, 3, spec[9], spec[10], x.shape[3], spec[11])
+            inp = save_npy(out, f"{base}/input.npy", x.numpy())
+            l64 = save_npy(out, f"{base}/logits64.npy", run_model(model, x)[1])
+        set_export_variant(model, agg, pool)
+        net = WithSoftmax(model).eval() if smax else model
+        rel = f"onnx/{name}.onnx"
+        export_onnx(net, x[:1] if dyn else x, os.path.join(out, rel), opset, fold, keep_bn, dyn)
+        y64 = np.load(os.path.join(out, l64))
+        want = softmax64(y64) if smax else y64
+        o64 = save_npy(out, f"{base}/output64.npy", want) if smax else l64
+        got = ort_run(os.path.join(out, rel), x.numpy())
+        diff = float(np.abs(got.astype(np.float64) - want).max())
+        assert diff <= 1e-4 * max(1.0, float(np.abs(want).max())), (name, diff)
+        import onnx
+        m = onnx.load(os.path.join(out, rel))
+        ops = {n.op_type for n in m.graph.node}
+        two = spec[5]
+        # Unfolded, every BatchNorm is a node; torch folds those after convs into the convs.
+        n_bn = sum(n.op_type == "BatchNormalization" for n in m.graph.node)
+        folded = n_bn == (2 if two else 1) * (1 + len(widths))
+        assert folded != keep_bn, (name, n_bn)
+        items.append({
+            "name": name, "file": rel, "opset": opset, "softmax": smax, "two_stream": two,
+            "motion": spec[6] if two else None, "dynamic_batch": dyn, "case": case,
+            "checkpoint": checkpoint, "input": inp, "logits64": l64, "output64": o64,
+            "folded_bn": folded,
+            "aggregation": agg, "pool": pool, "M": spec[11],
+            "layout": spec[1], "custom_layout": CUSTOM_PATH if spec[1] == "custom" else None,
+            "edge_importance": spec[7], "C": spec[9], "V": int(A.shape[1]), "K": int(A.shape[0]),
+            "num_class": spec[12], "widths": list(widths), "strides": list(strides),
+            "ort_max_abs_diff": diff, "ops": sorted(ops),
+        })
+    return items
+
+
+def build_bad_onnx(out: str, tiny_rel: str):
+    """Manifest ``bad_onnx``: [{name, file, expect, expect_any}] (lowercase substrings)."""
+    import onnx
+    d = os.path.join(out, "bad_onnx")
+    os.makedirs(d, exist_ok=True)
+    items = []
+
+    def add(name, data: bytes, expect, *alts):
+        rel = f"bad_onnx/{name}.onnx"
+        with open(os.path.join(out, rel), "wb") as f:
+            f.write(data)
+        items.append({"name": name, "file": rel, "expect": expect,
+                      "expect_any": [expect] + list(alts)})
+
+    def parses(data: bytes) -> bool:
+        try:
+            onnx.ModelProto().ParseFromString(data)
+            return True
+        except Exception:  # noqa: BLE001 -- any protobuf decode error
+            return False
+
+    tiny = open(os.path.join(out, tiny_rel), "rb").read()
+    add("empty", b"", "empty")
+    cut = tiny[: len(tiny) * 6 // 10]
+    assert not parses(cut)
+    add("truncated", cut, "corrupt", "truncated")
+    gen = torch.Generator().manual_seed(SEED + 99)
+    rnd = torch.randint(0, 256, (4096,), generator=gen, dtype=torch.uint8).numpy().tobytes()
+    rnd = b"\xff" + rnd[1:]  # field 31, wire type 7: invalid
+    assert not parses(rnd)
+    add("random_bytes", rnd, "corrupt", "onnx")
+
+    # Valid ONNX files that are not ST-GCNs: the error names the first node not understood.
+    import warnings
+    for name, net, shape in [
+        ("not_stgcn_mlp", torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(),
+                                              torch.nn.Linear(32, 10)), (2, 16)),
+        ("not_stgcn_conv3d", torch.nn.Sequential(torch.nn.Conv3d(3, 8, (3, 3, 1)), torch.nn.ReLU()),
+         (1, 3, 12, 17, 2)),
+    ]:
+        torch.manual_seed(SEED + 5)
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net.eval(), torch.zeros(shape), buf, opset_version=13,
+                              input_names=["input"], output_names=["output"])
+        add(name, buf.getvalue(), "node")
+
+    # The tiny ST-GCN with one weight initializer's shape corrupted: data size no longer
+    # matches (names the initializer), or same size but the wrong shape (names the Conv).
+    m = onnx.load_from_string(tiny)
+    conv_w = next(i for i in m.graph.initializer if len(i.dims) == 4 and i.dims[2] == 9)
+    conv_w.dims[1] -= 1
+    add("bad_initializer_size", m.SerializeToString(), "initializer")
+    m = onnx.load_from_string(tiny)
+    conv_w = next(i for i in m.graph.initializer if len(i.dims) == 4 and i.dims[2] == 9)
+    conv_w.dims[2], conv_w.dims[3] = conv_w.dims[3], conv_w.dims[2]
+    add("bad_initializer_shape", m.SerializeToString(), "node")
+    return items
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out_dir")
@@ -461,6 +672,8 @@ def main(argv=None) -> int:
                                       0, out)
     npy_model.load_state_dict(torch.load(os.path.join(out, npy_case["checkpoint"])))
     bad_npy = build_bad_npy(out, npy_case, npy_model)
+    onnx_items = build_onnx(out, cases, args.quick)
+    bad_onnx = build_bad_onnx(out, next(o["file"] for o in onnx_items if o["name"] == "tiny_2s_op17"))
 
     manifest = {
         "generator": "python/gen_fixtures.py", "seed": SEED, "quick": bool(args.quick),
@@ -468,12 +681,14 @@ def main(argv=None) -> int:
         "bn_eps": 1e-5, "custom_layouts": [CUSTOM_PATH],
         "graphs": graphs, "cases": cases, "formats": formats,
         "bad_checkpoints": bad, "bad_npy": bad_npy,
+        "onnx": onnx_items, "bad_onnx": bad_onnx,
     }
     with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
     print(f"gen_fixtures: {len(graphs)} graphs, {len(cases)} cases, "
           f"{len(formats['variants'])} format variants, {len(bad)} bad checkpoints, "
-          f"{len(bad_npy['files'])} npy files -> {out} in {time.time() - t0:.1f}s")
+          f"{len(bad_npy['files'])} npy files, {len(onnx_items)} ONNX exports, "
+          f"{len(bad_onnx)} bad ONNX files -> {out} in {time.time() - t0:.1f}s")
     return 0
 
 

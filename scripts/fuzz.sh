@@ -9,14 +9,16 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 FIXTURES=${STGCN_FIXTURES:-build/fixtures}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSTGCN_FUZZ=ON -DSTGCN_BUILD_TESTS=OFF -DSTGCN_BUILD_CLI=OFF >/dev/null
-cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy
-mkdir -p build-fuzz/findings build-fuzz/corpus/checkpoint build-fuzz/corpus/npy
+cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy fuzz_onnx
+mkdir -p build-fuzz/findings build-fuzz/corpus/checkpoint build-fuzz/corpus/npy build-fuzz/corpus/onnx
 if [ -d "$FIXTURES" ]; then
   find "$FIXTURES" -name '*.pt' -size -400k -exec cp {} build-fuzz/corpus/checkpoint/ \; 2>/dev/null || true
   find "$FIXTURES" -name '*.npy' -size -200k -exec cp {} build-fuzz/corpus/npy/ \; 2>/dev/null || true
+  # ONNX: the small exports (tiny models) and the broken files; large ones make slow executions.
+  find "$FIXTURES" -name '*.onnx' -size -300k -exec cp {} build-fuzz/corpus/onnx/ \; 2>/dev/null || true
 fi
 cp models/demo/*.npy build-fuzz/corpus/npy/ 2>/dev/null || true
-for target in checkpoint npy; do
+for target in checkpoint npy onnx; do
   echo "[fuzz] fuzz_$target for ${SECONDS_EACH}s"
   ./build-fuzz/fuzz_$target -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=20 \
     -max_len=1048576 -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \

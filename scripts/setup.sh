@@ -3,7 +3,8 @@
 #   - build dependencies from Debian packages (apt-get),
 #   - a Python venv (.venv) made from Debian's /usr/bin/python3 with
 #     --system-site-packages, so Debian's python3-torch / python3-onnx /
-#     python3-numpy are visible; used only for test oracles.
+#     python3-numpy are visible, plus python/requirements.txt from PyPI
+#     (onnxruntime); used only for test oracles and peer benchmarks.
 # Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libzip-dev zlib1g-dev
+  libonnx-dev libprotobuf-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
@@ -39,8 +41,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating Python venv .venv (system site packages)"
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-.venv/bin/python -c "import torch, numpy" || {
-  echo "[setup] error: the venv cannot import torch/numpy" >&2
+if ! .venv/bin/python -c "import onnxruntime" 2>/dev/null; then
+  echo "[setup] installing Python packages from python/requirements.txt into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
+fi
+.venv/bin/python -c "import torch, numpy, onnx, onnxruntime" || {
+  echo "[setup] error: the venv cannot import torch/numpy/onnx/onnxruntime" >&2
   exit 1
 }
 echo "[setup] done"

@@ -12,7 +12,21 @@ namespace stgcn {
 enum class DType { kF32, kF64, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
 
 const char* dtype_name(DType d);
-int dtype_size(DType d);
+constexpr int dtype_size(DType d) {
+  switch (d) {
+    case DType::kF64:
+    case DType::kI64: return 8;
+    case DType::kF32:
+    case DType::kI32: return 4;
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kI16: return 2;
+    case DType::kI8:
+    case DType::kU8:
+    case DType::kBool: return 1;
+  }
+  return 1;
+}
 
 struct Tensor {
   std::vector<int64_t> shape;

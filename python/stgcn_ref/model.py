@@ -42,6 +42,14 @@ class ConvTemporalGraphical(nn.Module):
         n, kc, t, v = x.size()
         x = x.view(n, self.K, kc // self.K, t, v)
         # z[n,c,t,w] = sum_k sum_v y[n,k,c,t,v] * A[k,v,w]
+        mode = getattr(self, "aggregation", "einsum")
+        if mode == "matmul":  # one GEMM: (n, c, t, K*V) @ (K*V, V)
+            K, c = self.K, kc // self.K
+            y = x.permute(0, 2, 3, 1, 4).reshape(n, c, t, K * v)
+            return torch.matmul(y, A.reshape(K * v, v))
+        if mode == "matmul_k":  # K batched GEMMs, then a sum over k
+            y = x.reshape(n, self.K, (kc // self.K) * t, v)
+            return torch.matmul(y, A).sum(dim=1).view(n, kc // self.K, t, v)
         return torch.einsum("nkctv,kvw->nctw", x, A).contiguous()
 
 
@@ -148,7 +156,13 @@ class STGCN(nn.Module):
             A = self.A * self.edge_importance[i] if self.use_edge_importance else self.A
             x = block(x, A)
         # Head: global average over (T, V), mean over persons, 1x1 conv.
-        x = x.mean(dim=(2, 3))                              # N*M, C
+        pool = getattr(self, "pool", "mean")
+        if pool == "avg_pool2d":  # AveragePool with the (constant) full kernel
+            x = nn.functional.avg_pool2d(x, (int(x.size(2)), int(x.size(3)))).flatten(1)
+        elif pool == "adaptive":  # GlobalAveragePool
+            x = nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)
+        else:
+            x = x.mean(dim=(2, 3))                          # N*M, C
         x = x.view(N, M, -1).mean(dim=1)                    # N, C
         x = self.fcn(x.view(N, -1, 1, 1))
         return x.view(N, -1)
@@ -207,6 +221,28 @@ def build_model(in_channels: int, num_class: int, A, edge_importance: bool = Tru
         return TwoStreamSTGCN(in_channels, num_class, A, edge_importance, widths, strides,
                               dropout, motion or "first_difference")
     return STGCN(in_channels, num_class, A, edge_importance, widths, strides, dropout)
+
+
+AGGREGATIONS = ("einsum", "matmul", "matmul_k")
+POOLS = ("mean", "avg_pool2d", "adaptive")
+
+
+def set_export_variant(model: nn.Module, aggregation: str = "einsum", pool: str = "mean") -> None:
+    """Switch how a built model computes the graph aggregation and the head's pooling (for ONNX
+    export variants; same weights, same state dict, same results up to float rounding).
+
+    ``aggregation``: ``einsum`` (default, what upstream does), ``matmul`` (one GEMM with A
+    reshaped to (K*V, V)) or ``matmul_k`` (K batched GEMMs with A (K, V, V), then a sum over k).
+    ``pool``: ``mean`` (default, ReduceMean), ``avg_pool2d`` (AveragePool with the full (T, V)
+    kernel) or ``adaptive`` (GlobalAveragePool).
+    """
+    if aggregation not in AGGREGATIONS or pool not in POOLS:
+        raise ValueError(f"unknown variant {aggregation!r} / {pool!r}")
+    for mod in model.modules():
+        if isinstance(mod, ConvTemporalGraphical):
+            mod.aggregation = aggregation
+        if isinstance(mod, STGCN):
+            mod.pool = pool
 
 
 def count_parameters(model: nn.Module) -> int:

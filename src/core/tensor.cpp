@@ -18,22 +18,6 @@ const char* dtype_name(DType d) {
   return "?";
 }
 
-int dtype_size(DType d) {
-  switch (d) {
-    case DType::kF64:
-    case DType::kI64: return 8;
-    case DType::kF32:
-    case DType::kI32: return 4;
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kI16: return 2;
-    case DType::kI8:
-    case DType::kU8:
-    case DType::kBool: return 1;
-  }
-  return 1;
-}
-
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {

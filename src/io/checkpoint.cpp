@@ -257,18 +257,7 @@ float load_element(const uint8_t* p) {
 // Copies the view `t` of `data` (all indices already checked < storage numel).
 template <DType D>
 void gather(const io::PickleTensor& t, const uint8_t* data, float* out) {
-  constexpr size_t kSize = [] {
-    switch (D) {
-      case DType::kF64:
-      case DType::kI64: return 8;
-      case DType::kF32:
-      case DType::kI32: return 4;
-      case DType::kF16:
-      case DType::kBF16:
-      case DType::kI16: return 2;
-      default: return 1;
-    }
-  }();
+  constexpr size_t kSize = dtype_size(D);
   const size_t rank = t.sizes.size();
   bool contiguous = true;
   int64_t expected = 1;

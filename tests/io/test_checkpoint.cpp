@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "stgcn/checkpoint.h"
+#include "io/pickle_bytes.h"
 #include "test_util.h"
 
 namespace stgcn {
@@ -21,50 +22,7 @@ namespace {
 // ---------------------------------------------------------------------------
 // Building checkpoints by hand.
 
-class Bytes {
- public:
-  Bytes& op(uint8_t c) {
-    b_.push_back(c);
-    return *this;
-  }
-  Bytes& raw(std::string_view s) {
-    b_.insert(b_.end(), s.begin(), s.end());
-    return *this;
-  }
-  Bytes& raw(const std::vector<uint8_t>& v) {
-    b_.insert(b_.end(), v.begin(), v.end());
-    return *this;
-  }
-  Bytes& le(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) b_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    return *this;
-  }
-  Bytes& proto() { return op(0x80).op(2); }
-  Bytes& integer(int64_t v) { return op('J').le(static_cast<uint64_t>(v), 4); }
-  Bytes& str(std::string_view s) { return op('X').le(s.size(), 4).raw(s); }
-  Bytes& global(std::string_view module, std::string_view name) {
-    return op('c').raw(module).raw("\n").raw(name).raw("\n");
-  }
-  Bytes& tuple_of(const std::vector<int64_t>& v) {
-    op('(');
-    for (int64_t x : v) integer(x);
-    return op('t');
-  }
-  Bytes& ordered_dict() { return global("collections", "OrderedDict").op(')').op('R'); }
-  // _rebuild_tensor_v2(storage(key, numel), offset, sizes, strides, False, OrderedDict())
-  Bytes& tensor(std::string_view key, std::string_view type, int64_t numel, int64_t offset,
-                const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
-    global("torch._utils", "_rebuild_tensor_v2").op('(');
-    op('(').str("storage").global("torch", type).str(key).str("cpu").integer(numel).op('t');
-    op('Q').integer(offset).tuple_of(sizes).tuple_of(strides).op(0x89).ordered_dict();
-    return op('t').op('R');
-  }
-  Bytes& stop() { return op('.'); }
-  const std::vector<uint8_t>& bytes() const { return b_; }
-
- private:
-  std::vector<uint8_t> b_;
-};
+using Bytes = ::stgcn::testing::PickleBytes;
 
 struct StorageBlob {
   std::string key;
@@ -89,10 +47,10 @@ std::vector<float> iota(int n) {
 // Legacy layout: magic, protocol version, sys_info, object, key list, storages.
 std::vector<uint8_t> legacy_file(const Bytes& object, const std::vector<StorageBlob>& storages) {
   Bytes b;
-  b.proto().op(0x8a).le(10, 1).raw("\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19").stop();
+  b.proto().op(uint8_t{0x8a}).le(10, 1).raw("\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19").stop();
   b.proto().op('M').le(1001, 2).stop();
   b.proto().op('}').op('(').str("protocol_version").op('M').le(1001, 2);
-  b.str("little_endian").op(0x88).op('u').stop();
+  b.str("little_endian").op(uint8_t{0x88}).op('u').stop();
   b.raw(object.bytes());
   b.proto().op(']').op('(');
   for (const auto& s : storages) b.str(s.key);
@@ -364,7 +322,7 @@ TEST(Checkpoint, ReadsFromDisk) {
 TEST(Checkpoint, UnsafePickleIsRefused) {
   Bytes o;
   o.proto().ordered_dict().op('(').str("w").global("posix", "system").str("touch /tmp/pwned");
-  o.op(0x85).op('R').op('u').stop();
+  o.op(uint8_t{0x85}).op('R').op('u').stop();
   for (bool zip : {false, true}) {
     auto r = read(zip ? torch_zip(o, {}) : legacy_file(o, {}));
     ASSERT_FALSE(r.is_ok());
@@ -397,8 +355,8 @@ TEST(Checkpoint, WrappedAndPrefixed) {
 Bytes& module(Bytes& b, std::string_view cls, const std::function<void(Bytes&)>& params,
               const std::function<void(Bytes&)>& buffers,
               const std::function<void(Bytes&)>& children) {
-  b.global("my.net", cls).op(')').op(0x81).op('}').op('(');
-  b.str("training").op(0x88);
+  b.global("my.net", cls).op(')').op(uint8_t{0x81}).op('}').op('(');
+  b.str("training").op(uint8_t{0x88});
   b.str("_parameters").ordered_dict().op('(');
   params(b);
   b.op('u').str("_buffers").ordered_dict().op('(');
@@ -409,7 +367,7 @@ Bytes& module(Bytes& b, std::string_view cls, const std::function<void(Bytes&)>&
       .op(']')
       .op('(')
       .str("tmp");
-  b.op('e').op(0x85).op('R');
+  b.op('e').op(uint8_t{0x85}).op('R');
   b.str("_modules").ordered_dict().op('(');
   children(b);
   return b.op('u').op('u').op('b');
@@ -424,9 +382,9 @@ TEST(Checkpoint, WholePickledModule) {
       [](Bytes& b) {
         b.str("w").global("torch._utils", "_rebuild_parameter");
         b.tensor("0", "FloatStorage", 6, 0, {2, 3}, {3, 1})
-            .op(0x88)
+            .op(uint8_t{0x88})
             .ordered_dict()
-            .op(0x87)
+            .op(uint8_t{0x87})
             .op('R');
         b.str("unused").op('N');
       },
@@ -501,8 +459,8 @@ TEST(Checkpoint, LegacyStorageViews) {
   Bytes o;
   o.proto().ordered_dict().op('(').str("v").global("torch._utils", "_rebuild_tensor_v2").op('(');
   o.op('(').str("storage").global("torch", "FloatStorage").str("root").str("cpu").integer(10);
-  o.str("view").integer(4).integer(3).op(0x87).op('t').op('Q');
-  o.integer(1).tuple_of({2}).tuple_of({1}).op(0x89).ordered_dict().op('t').op('R').op('u').stop();
+  o.str("view").integer(4).integer(3).op(uint8_t{0x87}).op('t').op('Q');
+  o.integer(1).tuple_of({2}).tuple_of({1}).op(uint8_t{0x89}).ordered_dict().op('t').op('R').op('u').stop();
   auto r = read(legacy_file(o, {blob("root", iota(10))}));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ((*r)[0].second.data, (std::vector<float>{5, 6}));

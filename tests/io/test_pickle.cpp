@@ -5,38 +5,12 @@
 #include <vector>
 
 #include "io/pickle.h"
+#include "io/pickle_bytes.h"
 
 namespace stgcn::io {
 namespace {
 
-// Assembles pickle bytes: raw opcodes plus little-endian / length-prefixed operands.
-class Bytes {
- public:
-  Bytes& op(char c) { return raw(std::string(1, c)); }
-  Bytes& op(uint8_t c) {
-    b_.push_back(c);
-    return *this;
-  }
-  Bytes& raw(std::string_view s) {
-    b_.insert(b_.end(), s.begin(), s.end());
-    return *this;
-  }
-  Bytes& le(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) b_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    return *this;
-  }
-  Bytes& proto(int p = 2) { return op(uint8_t{0x80}).le(static_cast<uint64_t>(p), 1); }
-  Bytes& int1(int v) { return op('K').le(static_cast<uint64_t>(v), 1); }
-  Bytes& str(std::string_view s) { return op('X').le(s.size(), 4).raw(s); }
-  Bytes& global(std::string_view module, std::string_view name) {
-    return op('c').raw(module).raw("\n").raw(name).raw("\n");
-  }
-  Bytes& stop() { return op('.'); }
-  const std::vector<uint8_t>& bytes() const { return b_; }
-
- private:
-  std::vector<uint8_t> b_;
-};
+using Bytes = ::stgcn::testing::PickleBytes;
 
 constexpr uint8_t kTuple1 = 0x85, kTuple2 = 0x86, kTuple3 = 0x87, kNewTrue = 0x88, kNewFalse = 0x89,
                   kLong1 = 0x8a, kNewObj = 0x81, kStackGlobal = 0x93, kMemoize = 0x94,

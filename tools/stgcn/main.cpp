@@ -6,65 +6,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "commands.h"
 #include "stgcn/model.h"
 #include "stgcn/npy.h"
 #include "stgcn/reference.h"
 
 namespace {
 
-constexpr int kExitFailure = 1;
-
-struct ModelFlags {
-  std::string path;
-  std::string layout;
-  std::string strategy;
-  int max_hop = 1;
-  int dilation = 1;
-  std::string motion = "first_difference";
-  std::vector<int> strides;
-
-  void add_to(CLI::App* app) {
-    app->add_option("MODEL", path, "Checkpoint (.pt / .pth)")->required();
-    app->add_option("--layout", layout,
-                    "Skeleton layout when the checkpoint holds no A (openpose, ntu-rgb+d, "
-                    "ntu_edge, mediapipe, blazepose, coco, or a custom layout .json); when it "
-                    "holds A, a differing layout only warns");
-    app->add_option("--strategy", strategy, "Partition strategy: uniform, distance, spatial")
-        ->check(CLI::IsMember({"uniform", "distance", "spatial"}));
-    app->add_option("--max-hop", max_hop, "Graph max_hop")->capture_default_str()->check(CLI::Range(0, 16));
-    app->add_option("--dilation", dilation, "Graph dilation")->capture_default_str()->check(CLI::Range(1, 16));
-    app->add_option("--motion", motion, "Two-stream motion input")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"first_difference", "central_difference"}));
-    app->add_option("--strides", strides,
-                    "Per-block temporal strides, overriding the inferred ones (stride 2 where a "
-                    "block has a residual conv)")
-        ->delimiter(',');
-  }
-
-  stgcn::Result<stgcn::Model> load() const {
-    stgcn::LoadOptions opt;
-    if (!layout.empty()) opt.layout = layout;
-    if (!strategy.empty()) {
-      auto s = stgcn::parse_strategy(strategy);
-      if (!s.is_ok()) return s.status();
-      opt.strategy = *s;
-    }
-    opt.max_hop = max_hop;
-    opt.dilation = dilation;
-    auto m = stgcn::parse_motion_mode(motion);
-    if (!m.is_ok()) return m.status();
-    opt.motion = *m;
-    if (!strides.empty()) opt.strides = strides;
-    opt.warn = [](const std::string& w) { std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str()); };
-    return stgcn::load_model(path, opt);
-  }
-};
-
-int fail(const stgcn::Status& st) {
-  std::fprintf(stderr, "stgcn: error: %s\n", st.message().c_str());
-  return kExitFailure;
-}
+using stgcn::cli::fail;
+using stgcn::cli::ModelFlags;
 
 std::string with_commas(int64_t v) {
   std::string s = std::to_string(v);
@@ -169,6 +119,8 @@ int main(int argc, char** argv) {
   infer->add_option("--input,-i", input, "Input .npy, float32/float64 (N, C, T, V, M)")->required();
   infer->add_option("--output,-o", output, "Output .npy for the logits (N, num_class)")->required();
 
+  std::vector<stgcn::cli::Subcommand> more = {stgcn::cli::add_export_command(app)};
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -176,5 +128,7 @@ int main(int argc, char** argv) {
   }
   if (inspect->parsed()) return run_inspect(inspect_flags, T, M, json);
   if (infer->parsed()) return run_infer(infer_flags, input, output);
-  return 2;
+  for (auto& sub : more)
+    if (sub.app->parsed()) return sub.run();
+  return stgcn::cli::kExitUsage;
 }

@@ -1,0 +1,82 @@
+// Shared pieces of the stgcn CLI: model flags, error reporting, and the
+// subcommands that live in their own files.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "stgcn/model.h"
+
+namespace stgcn::cli {
+
+constexpr int kExitFailure = 1;  // the command failed
+constexpr int kExitUsage = 2;    // bad usage
+
+struct ModelFlags {
+  std::string path;
+  std::string layout;
+  std::string strategy;
+  int max_hop = 1;
+  int dilation = 1;
+  std::string motion = "first_difference";
+  std::vector<int> strides;
+
+  // MODEL is positional; `model_required` false lets a command run without
+  // it (e.g. the interactive export).
+  void add_to(CLI::App* app, bool model_required = true) {
+    auto* model = app->add_option("MODEL", path, "Checkpoint (.pt / .pth) or ONNX (.onnx)");
+    if (model_required) model->required();
+    app->add_option("--layout", layout,
+                    "Skeleton layout when the checkpoint holds no A (openpose, ntu-rgb+d, "
+                    "ntu_edge, mediapipe, blazepose, coco, or a custom layout .json); when it "
+                    "holds A, a differing layout only warns");
+    app->add_option("--strategy", strategy, "Partition strategy: uniform, distance, spatial")
+        ->check(CLI::IsMember({"uniform", "distance", "spatial"}));
+    app->add_option("--max-hop", max_hop, "Graph max_hop")->capture_default_str()->check(CLI::Range(0, 16));
+    app->add_option("--dilation", dilation, "Graph dilation")->capture_default_str()->check(CLI::Range(1, 16));
+    app->add_option("--motion", motion, "Two-stream motion input")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"first_difference", "central_difference"}));
+    app->add_option("--strides", strides,
+                    "Per-block temporal strides, overriding the inferred ones (stride 2 where a "
+                    "block has a residual conv)")
+        ->delimiter(',');
+  }
+
+  stgcn::Result<stgcn::Model> load() const {
+    stgcn::LoadOptions opt;
+    if (!layout.empty()) opt.layout = layout;
+    if (!strategy.empty()) {
+      auto s = stgcn::parse_strategy(strategy);
+      if (!s.is_ok()) return s.status();
+      opt.strategy = *s;
+    }
+    opt.max_hop = max_hop;
+    opt.dilation = dilation;
+    auto m = stgcn::parse_motion_mode(motion);
+    if (!m.is_ok()) return m.status();
+    opt.motion = *m;
+    if (!strides.empty()) opt.strides = strides;
+    opt.warn = [](const std::string& w) { std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str()); };
+    return stgcn::load_model(path, opt);
+  }
+};
+
+inline int fail(const stgcn::Status& st) {
+  std::fprintf(stderr, "stgcn: error: %s\n", st.message().c_str());
+  return kExitFailure;
+}
+
+// A subcommand registered on the app; `run` is called when it was parsed.
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// `stgcn export` (export_cmd.cpp).
+Subcommand add_export_command(CLI::App& app);
+
+}  // namespace stgcn::cli
