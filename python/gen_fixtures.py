@@ -13,7 +13,11 @@ Writes into OUT_DIR (deterministic: fixed seeds, fixed zip timestamps):
 * ``formats/*`` -- one narrow two-stream model saved in many container / storage variants;
 * ``bad/*`` -- broken or hostile checkpoints (the malicious ones are built from raw pickle
   opcodes and are never unpickled);
-* ``bad_npy/*`` -- broken input arrays (+ one good float64 input).
+* ``bad_npy/*`` -- broken input arrays (+ one good float64 input);
+* ``onnx/*.onnx`` -- ``torch.onnx.export`` files of case models (opsets, Einsum / MatMul
+  aggregation, pooling forms, Softmax, dynamic batch, BatchNorms kept), each checked with
+  onnxruntime; ``onnx/NAME/*`` their extra inputs / outputs and the tiny models' checkpoints;
+* ``bad_onnx/*`` -- broken or foreign ONNX files.
 
 ``--quick`` skips the full-width seed case (the slowest part).
 """

@@ -176,6 +176,10 @@ Result<Model> import_parsed(const ::onnx::ModelProto& proto, const std::string& 
     o.motion = m.streams.back().source == StreamSource::kCentralDifference
                    ? MotionMode::kCentralDifference
                    : MotionMode::kFirstDifference;
+  for (const auto& [name, t] : sd)
+    for (float v : t.data)
+      if (!std::isfinite(v))
+        return invalid_argument("the graph's weights for '" + name + "' hold a non-finite value");
   STGCN_ASSIGN_OR_RETURN(Model model, model_from_state_dict(sd, o, source));
   model.spec.a_source = adj.front().how;
   if (opt.warn && m.softmax)
