@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "stgcn/tensor.h"
 
@@ -33,10 +34,29 @@ inline const nlohmann::json& manifest() {
   return m;
 }
 
-#define STGCN_REQUIRE_FIXTURES()                                                       \
-  ASSERT_TRUE(::stgcn::testing::manifest().is_object())                                \
+#define STGCN_REQUIRE_FIXTURES()                                                        \
+  ASSERT_TRUE(::stgcn::testing::manifest().is_object())                                 \
       << "fixtures missing: run `ctest` (it generates them) or python/gen_fixtures.py " \
       << ::stgcn::testing::fixtures_dir()
+
+// Names of the manifest's `key` entries, for value-parameterised tests; a
+// single "fixtures_missing" (a case no test finds, so it fails) when absent.
+inline std::vector<std::string> manifest_names(const char* key) {
+  std::vector<std::string> names;
+  const auto& m = manifest();
+  if (m.is_object() && m.contains(key))
+    for (const auto& entry : m[key]) names.push_back(entry["name"].get<std::string>());
+  if (names.empty()) names.push_back("fixtures_missing");
+  return names;
+}
+
+// A gtest-safe parameter name.
+inline std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string s = info.param;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
 
 inline std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -60,7 +80,8 @@ inline Closeness compare_logits(const Tensor& got, const Tensor& want, double re
     return c;
   }
   for (size_t i = 0; i < got.data.size(); ++i)
-    c.max_abs_diff = std::max(c.max_abs_diff, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
+    c.max_abs_diff =
+        std::max(c.max_abs_diff, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
   return c;
 }
 

@@ -48,9 +48,7 @@ struct Adjacency {
   int K = 0;
   int V = 0;
   std::vector<double> values;
-  double at(int k, int v, int w) const {
-    return values[(static_cast<size_t>(k) * V + v) * V + w];
-  }
+  double at(int k, int v, int w) const { return values[(static_cast<size_t>(k) * V + v) * V + w]; }
 };
 
 Result<Adjacency> build_adjacency(const Layout& layout, const GraphOptions& options);

@@ -42,7 +42,7 @@ struct StreamSpec {
 struct ModelSpec {
   bool two_stream = false;
   MotionMode motion = MotionMode::kFirstDifference;  // two-stream only
-  std::vector<StreamSpec> streams;                    // 1, or 2 (origin, motion)
+  std::vector<StreamSpec> streams;                   // 1, or 2 (origin, motion)
   std::string layout;    // layout used or recognised ("custom" when unknown)
   std::string strategy;  // strategy used or recognised ("" when unknown)
   std::string a_source;  // where A came from, for `inspect`
@@ -58,12 +58,12 @@ struct BatchNorm {
 };
 
 struct BlockWeights {
-  Tensor gcn_weight;  // (K*Cout, Cin), channel k*Cout + c
-  Tensor gcn_bias;    // (K*Cout)
-  BatchNorm gcn_bn;   // tcn.0, after aggregation
-  Tensor tcn_weight;  // (Cout, Cout, kt)
-  Tensor tcn_bias;    // (Cout)
-  BatchNorm tcn_bn;   // tcn.3
+  Tensor gcn_weight;       // (K*Cout, Cin), channel k*Cout + c
+  Tensor gcn_bias;         // (K*Cout)
+  BatchNorm gcn_bn;        // tcn.0, after aggregation
+  Tensor tcn_weight;       // (Cout, Cout, kt)
+  Tensor tcn_bias;         // (Cout)
+  BatchNorm tcn_bn;        // tcn.3
   Tensor residual_weight;  // (Cout, Cin) when residual is kConv, else no data
   Tensor residual_bias;
   BatchNorm residual_bn;
@@ -71,7 +71,7 @@ struct BlockWeights {
 };
 
 struct StreamWeights {
-  Tensor A;          // (K, V, V)
+  Tensor A;           // (K, V, V)
   BatchNorm data_bn;  // V*C channels, joint-major v*C + c
   std::vector<BlockWeights> blocks;
   Tensor fcn_weight;  // (num_class, C_last)
@@ -86,12 +86,12 @@ struct Model {
 // How to interpret a checkpoint. Everything is optional: A is taken from the
 // checkpoint when present; otherwise from the layout (named or guessed by V).
 struct LoadOptions {
-  std::optional<std::string> layout;         // a named layout or a path to a custom JSON
-  std::optional<Strategy> strategy;          // default spatial
+  std::optional<std::string> layout;  // a named layout or a path to a custom JSON
+  std::optional<Strategy> strategy;   // default spatial
   int max_hop = 1;
   int dilation = 1;
   MotionMode motion = MotionMode::kFirstDifference;
-  std::optional<std::vector<int>> strides;   // override the inferred per-block strides
+  std::optional<std::vector<int>> strides;       // override the inferred per-block strides
   std::function<void(const std::string&)> warn;  // receives warnings (may be empty)
 };
 

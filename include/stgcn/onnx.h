@@ -19,17 +19,17 @@ enum class GraphConvForm {
 };
 
 struct OnnxExportOptions {
-  int opset = 17;                  // 11..18
-  int T = 150;                     // frames
-  int M = 1;                       // persons
-  int batch = 1;                   // fixed batch N (ignored with dynamic_batch)
-  bool dynamic_batch = false;      // batch axis symbolic ("N")
-  bool softmax = false;            // append a Softmax head
+  int opset = 17;              // 11..18
+  int T = 150;                 // frames
+  int M = 1;                   // persons
+  int batch = 1;               // fixed batch N (ignored with dynamic_batch)
+  bool dynamic_batch = false;  // batch axis symbolic ("N")
+  bool softmax = false;        // append a Softmax head
   GraphConvForm graph_conv = GraphConvForm::kMatMul;
-  bool fold_bn = true;             // fold BatchNorms into convs / scale-shift constants
+  bool fold_bn = true;  // fold BatchNorms into convs / scale-shift constants
   std::string input_name = "input";
   std::string output_name = "output";
-  std::string source_path;         // recorded in metadata (with its SHA-256) when set
+  std::string source_path;  // recorded in metadata (with its SHA-256) when set
 };
 
 // Serialises `model` as an ONNX ModelProto (checked with onnx::checker and

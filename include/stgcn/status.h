@@ -44,7 +44,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status invalid_argument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
+inline Status invalid_argument(std::string m) {
+  return {ErrorCode::kInvalidArgument, std::move(m)};
+}
 inline Status not_found(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
 inline Status io_error(std::string m) { return {ErrorCode::kIo, std::move(m)}; }
 inline Status corrupt(std::string m) { return {ErrorCode::kCorrupt, std::move(m)}; }
@@ -55,8 +57,8 @@ inline Status internal_error(std::string m) { return {ErrorCode::kInternal, std:
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
+  Result(Status status) : v_(std::move(status)) {    // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).is_ok()) std::abort();  // a Result error must carry an error
   }
 
@@ -84,10 +86,10 @@ class [[nodiscard]] Result {
 #define STGCN_CONCAT(a, b) STGCN_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not ok.
-#define STGCN_RETURN_IF_ERROR(expr)            \
-  do {                                         \
-    ::stgcn::Status _st = (expr);              \
-    if (!_st.is_ok()) return _st;              \
+#define STGCN_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::stgcn::Status _st = (expr);   \
+    if (!_st.is_ok()) return _st;   \
   } while (0)
 
 // `STGCN_ASSIGN_OR_RETURN(auto x, f());`
@@ -99,9 +101,9 @@ class [[nodiscard]] Result {
   lhs = std::move(tmp).value()
 
 // Broken internal invariant: abort with file and line.
-#define STGCN_CHECK(cond)                                                        \
-  do {                                                                           \
-    if (!(cond)) ::stgcn::detail::check_failed(#cond, __FILE__, __LINE__);       \
+#define STGCN_CHECK(cond)                                                  \
+  do {                                                                     \
+    if (!(cond)) ::stgcn::detail::check_failed(#cond, __FILE__, __LINE__); \
   } while (0)
 
 namespace stgcn::detail {

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/float16.h"
 #include "io/pickle.h"
 #include "io/zip_archive.h"
 
@@ -206,30 +207,6 @@ U load_uint(const uint8_t* p) {
   return v;
 }
 
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      exp = 113;
-      while (!(mant & 0x400u)) {
-        mant <<= 1;
-        --exp;
-      }
-      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
-
 template <DType D>
 float load_element(const uint8_t* p) {
   if constexpr (D == DType::kF32) return std::bit_cast<float>(load_uint<uint32_t>(p));
@@ -241,8 +218,7 @@ float load_element(const uint8_t* p) {
     return static_cast<float>(d);
   }
   if constexpr (D == DType::kF16) return half_to_float(load_uint<uint16_t>(p));
-  if constexpr (D == DType::kBF16)
-    return std::bit_cast<float>(static_cast<uint32_t>(load_uint<uint16_t>(p)) << 16);
+  if constexpr (D == DType::kBF16) return bfloat16_to_float(load_uint<uint16_t>(p));
   if constexpr (D == DType::kI64)
     return static_cast<float>(static_cast<int64_t>(load_uint<uint64_t>(p)));
   if constexpr (D == DType::kI32)

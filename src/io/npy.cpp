@@ -1,11 +1,12 @@
 #include "stgcn/npy.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 namespace stgcn {
 namespace {
@@ -62,8 +63,8 @@ Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view n
     offset = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) return fail("truncated .npy header");
-    header_len = bytes[8] | (size_t{bytes[9]} << 8) | (size_t{bytes[10]} << 16) |
-                 (size_t{bytes[11]} << 24);
+    header_len =
+        bytes[8] | (size_t{bytes[9]} << 8) | (size_t{bytes[10]} << 16) | (size_t{bytes[11]} << 24);
     offset = 12;
   } else {
     return fail("unsupported .npy format version " + std::to_string(major));
@@ -84,7 +85,8 @@ Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view n
   } else if (descr == "<f8") {
     dtype = DType::kF64;
   } else if (descr == ">f4" || descr == ">f8") {
-    return fail("big-endian dtype '" + descr + "'; only little-endian float32/float64 are accepted");
+    return fail("big-endian dtype '" + descr +
+                "'; only little-endian float32/float64 are accepted");
   } else {
     return fail("dtype '" + descr + "' is not supported; expected float32 '<f4' or float64 '<f8'");
   }
@@ -171,7 +173,8 @@ Status write_file_atomic(const std::string& path, std::string_view bytes) {
 Status write_npy(const std::string& path, const Tensor& t) {
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < t.shape.size(); ++i)
-    header += std::to_string(t.shape[i]) + (t.shape.size() == 1 || i + 1 < t.shape.size() ? "," : "");
+    header +=
+        std::to_string(t.shape[i]) + (t.shape.size() == 1 || i + 1 < t.shape.size() ? "," : "");
   header += "), }";
   // Pad so that magic(6) + version(2) + len(2) + header is a multiple of 64.
   const size_t total = 10 + header.size() + 1;

@@ -18,59 +18,88 @@ Edges one_based(const Edges& e) {
 }
 
 Layout make_openpose() {
-  return {"openpose", 18,
-          {{4, 3}, {3, 2}, {7, 6}, {6, 5}, {13, 12}, {12, 11}, {10, 9}, {9, 8}, {11, 5},
-           {8, 2}, {5, 1}, {2, 1}, {0, 1}, {15, 0}, {14, 0}, {17, 15}, {16, 14}},
+  return {"openpose",
+          18,
+          {{4, 3},
+           {3, 2},
+           {7, 6},
+           {6, 5},
+           {13, 12},
+           {12, 11},
+           {10, 9},
+           {9, 8},
+           {11, 5},
+           {8, 2},
+           {5, 1},
+           {2, 1},
+           {0, 1},
+           {15, 0},
+           {14, 0},
+           {17, 15},
+           {16, 14}},
           1};
 }
 
 Layout make_ntu() {
-  return {"ntu-rgb+d", 25,
-          one_based({{1, 2},   {2, 21},  {3, 21},  {4, 3},   {5, 21},  {6, 5},   {7, 6},
-                     {8, 7},   {9, 21},  {10, 9},  {11, 10}, {12, 11}, {13, 1},  {14, 13},
-                     {15, 14}, {16, 15}, {17, 1},  {18, 17}, {19, 18}, {20, 19}, {22, 23},
-                     {23, 8},  {24, 25}, {25, 12}}),
+  return {"ntu-rgb+d", 25, one_based({{1, 2},   {2, 21},  {3, 21},  {4, 3},   {5, 21},  {6, 5},
+                                      {7, 6},   {8, 7},   {9, 21},  {10, 9},  {11, 10}, {12, 11},
+                                      {13, 1},  {14, 13}, {15, 14}, {16, 15}, {17, 1},  {18, 17},
+                                      {19, 18}, {20, 19}, {22, 23}, {23, 8},  {24, 25}, {25, 12}}),
           21 - 1};
 }
 
 Layout make_ntu_edge() {
   return {"ntu_edge", 24,
-          one_based({{1, 2},   {3, 2},   {4, 3},   {5, 2},   {6, 5},   {7, 6},
-                     {8, 7},   {9, 2},   {10, 9},  {11, 10}, {12, 11}, {13, 1},
-                     {14, 13}, {15, 14}, {16, 15}, {17, 1},  {18, 17}, {19, 18},
-                     {20, 19}, {21, 22}, {22, 8},  {23, 24}, {24, 12}}),
+          one_based({{1, 2},   {3, 2},   {4, 3},   {5, 2},   {6, 5},   {7, 6},   {8, 7},   {9, 2},
+                     {10, 9},  {11, 10}, {12, 11}, {13, 1},  {14, 13}, {15, 14}, {16, 15}, {17, 1},
+                     {18, 17}, {19, 18}, {20, 19}, {21, 22}, {22, 8},  {23, 24}, {24, 12}}),
           2};
 }
 
 // The seed project's list: not the BlazePose topology (arms missing, 31/32
 // isolated), but what its checkpoints were trained with.
 Layout make_mediapipe() {
-  return {"mediapipe", 33,
-          {{0, 1},   {1, 2},   {2, 3},   {3, 7},   {0, 4},   {4, 5},   {5, 6},
-           {6, 8},   {9, 10},  {10, 11}, {11, 12}, {9, 13},  {13, 14}, {14, 15},
-           {0, 9},   {0, 17},  {0, 18},  {9, 16},  {11, 23}, {12, 24}, {23, 25},
-           {24, 26}, {25, 27}, {26, 28}, {27, 29}, {28, 30}, {15, 19}, {19, 21},
-           {15, 17}, {17, 19}, {16, 20}, {20, 22}, {16, 18}, {18, 20}},
+  return {"mediapipe",
+          33,
+          {{0, 1},   {1, 2},   {2, 3},   {3, 7},   {0, 4},   {4, 5},   {5, 6},   {6, 8},   {9, 10},
+           {10, 11}, {11, 12}, {9, 13},  {13, 14}, {14, 15}, {0, 9},   {0, 17},  {0, 18},  {9, 16},
+           {11, 23}, {12, 24}, {23, 25}, {24, 26}, {25, 27}, {26, 28}, {27, 29}, {28, 30}, {15, 19},
+           {19, 21}, {15, 17}, {17, 19}, {16, 20}, {20, 22}, {16, 18}, {18, 20}},
           0};
 }
 
 // The real MediaPipe Pose topology (POSE_CONNECTIONS). Centre: joint 23, the
 // left hip (MediaPipe has no mid-hip joint).
 Layout make_blazepose() {
-  return {"blazepose", 33,
-          {{0, 1},   {1, 2},   {2, 3},   {3, 7},   {0, 4},   {4, 5},   {5, 6},
-           {6, 8},   {9, 10},  {11, 12}, {11, 13}, {13, 15}, {15, 17}, {15, 19},
-           {15, 21}, {17, 19}, {12, 14}, {14, 16}, {16, 18}, {16, 20}, {16, 22},
-           {18, 20}, {11, 23}, {12, 24}, {23, 24}, {23, 25}, {24, 26}, {25, 27},
-           {26, 28}, {27, 29}, {28, 30}, {29, 31}, {30, 32}, {27, 31}, {28, 32}},
+  return {"blazepose",
+          33,
+          {{0, 1},   {1, 2},   {2, 3},   {3, 7},   {0, 4},   {4, 5},   {5, 6},   {6, 8},   {9, 10},
+           {11, 12}, {11, 13}, {13, 15}, {15, 17}, {15, 19}, {15, 21}, {17, 19}, {12, 14}, {14, 16},
+           {16, 18}, {16, 20}, {16, 22}, {18, 20}, {11, 23}, {12, 24}, {23, 24}, {23, 25}, {24, 26},
+           {25, 27}, {26, 28}, {27, 29}, {28, 30}, {29, 31}, {30, 32}, {27, 31}, {28, 32}},
           23};
 }
 
 // COCO-17 keypoints as mmaction2 / pyskl use them; centre 0 (nose).
 Layout make_coco() {
-  return {"coco", 17,
-          {{15, 13}, {13, 11}, {16, 14}, {14, 12}, {11, 5}, {12, 6}, {9, 7}, {7, 5},
-           {10, 8},  {8, 6},   {5, 0},   {6, 0},   {1, 0},  {3, 1},  {2, 0}, {4, 2}},
+  return {"coco",
+          17,
+          {{15, 13},
+           {13, 11},
+           {16, 14},
+           {14, 12},
+           {11, 5},
+           {12, 6},
+           {9, 7},
+           {7, 5},
+           {10, 8},
+           {8, 6},
+           {5, 0},
+           {6, 0},
+           {1, 0},
+           {3, 1},
+           {2, 0},
+           {4, 2}},
           0};
 }
 
@@ -78,8 +107,8 @@ Status validate_layout(const Layout& l, const std::string& source) {
   if (l.num_joints <= 0 || l.num_joints > 4096)
     return invalid_argument(source + ": V must be in 1..4096, got " + std::to_string(l.num_joints));
   if (l.center < 0 || l.center >= l.num_joints)
-    return invalid_argument(source + ": center " + std::to_string(l.center) + " is not a joint of V=" +
-                            std::to_string(l.num_joints));
+    return invalid_argument(source + ": center " + std::to_string(l.center) +
+                            " is not a joint of V=" + std::to_string(l.num_joints));
   for (auto [a, b] : l.edges) {
     if (a < 0 || b < 0 || a >= l.num_joints || b >= l.num_joints)
       return invalid_argument(source + ": edge (" + std::to_string(a) + ", " + std::to_string(b) +
@@ -127,8 +156,7 @@ Result<Layout> named_layout(std::string_view name) {
 
 Result<Layout> parse_custom_layout(std::string_view json_text, const std::string& source) {
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
-    return invalid_argument(source + ": not a JSON object");
+  if (j.is_discarded() || !j.is_object()) return invalid_argument(source + ": not a JSON object");
   Layout l;
   l.name = j.value("name", std::string("custom"));
   if (!j.contains("V") || !j["V"].is_number_integer())

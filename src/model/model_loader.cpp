@@ -82,7 +82,8 @@ double max_abs_diff(const Tensor& a, const Adjacency& b) {
   if (a.shape != std::vector<int64_t>{b.K, b.V, b.V}) return INFINITY;
   double m = 0;
   for (size_t i = 0; i < a.data.size(); ++i)
-    m = std::max(m, std::abs(static_cast<double>(a.data[i]) - static_cast<double>(static_cast<float>(b.values[i]))));
+    m = std::max(m, std::abs(static_cast<double>(a.data[i]) -
+                             static_cast<double>(static_cast<float>(b.values[i]))));
   return m;
 }
 
@@ -161,7 +162,8 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
   if (!data_bn_w || data_bn_w->rank() != 1)
     return r.error("tensor '" + prefix + "data_bn.weight' is missing or not 1-D");
   const Tensor* g0 = r.peek("st_gcn_networks.0.gcn.conv.weight");
-  if (g0->rank() != 4) return r.error("tensor '" + prefix + "st_gcn_networks.0.gcn.conv.weight' is not 4-D");
+  if (g0->rank() != 4)
+    return r.error("tensor '" + prefix + "st_gcn_networks.0.gcn.conv.weight' is not 4-D");
   spec.C = static_cast<int>(g0->shape[1]);
   if (spec.C <= 0 || data_bn_w->shape[0] % spec.C != 0)
     return r.error("data_bn has " + fmt_int(data_bn_w->shape[0]) +
@@ -187,8 +189,8 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
       out.layout = "custom";
     }
     if (layout) {
-      auto adj = build_adjacency(*layout, {opt.strategy.value_or(Strategy::kSpatial), opt.max_hop,
-                                           opt.dilation});
+      auto adj = build_adjacency(
+          *layout, {opt.strategy.value_or(Strategy::kSpatial), opt.max_hop, opt.dilation});
       const double d = adj.is_ok() ? max_abs_diff(w.A, *adj) : INFINITY;
       if (d > a_tolerance(w.A) && opt.warn)
         opt.warn("'" + source + "': the checkpoint's A (" + shape_string(w.A.shape) +
@@ -213,12 +215,14 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
     if (!t2 || t2->rank() != 4 || t2->shape[0] <= 0)
       return r.error("tensor '" + prefix + "st_gcn_networks.0.tcn.2.weight' is missing or not 4-D");
     const int64_t want_k = g0->shape[0] / t2->shape[0];
-    std::vector<Strategy> candidates = opt.strategy
-        ? std::vector<Strategy>{*opt.strategy}
-        : std::vector<Strategy>{Strategy::kSpatial, Strategy::kDistance, Strategy::kUniform};
+    std::vector<Strategy> candidates =
+        opt.strategy
+            ? std::vector<Strategy>{*opt.strategy}
+            : std::vector<Strategy>{Strategy::kSpatial, Strategy::kDistance, Strategy::kUniform};
     bool found = false;
     for (Strategy s : candidates) {
-      STGCN_ASSIGN_OR_RETURN(Adjacency adj, build_adjacency(*layout, {s, opt.max_hop, opt.dilation}));
+      STGCN_ASSIGN_OR_RETURN(Adjacency adj,
+                             build_adjacency(*layout, {s, opt.max_hop, opt.dilation}));
       if (adj.K == want_k) {
         w.A = adjacency_tensor(adj);
         out.strategy = strategy_name(s);
@@ -245,18 +249,20 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
     BlockWeights bw;
     BlockSpec bs;
     const Tensor* tw = r.peek(b + "tcn.2.weight");
-    if (!tw || tw->rank() != 4) return r.error("tensor '" + prefix + b + "tcn.2.weight' is missing or not 4-D");
+    if (!tw || tw->rank() != 4)
+      return r.error("tensor '" + prefix + b + "tcn.2.weight' is missing or not 4-D");
     bs.in_channels = in_ch;
     bs.out_channels = static_cast<int>(tw->shape[0]);
     const int cout = bs.out_channels;
     const int kt = static_cast<int>(tw->shape[2]);
     if (cout <= 0 || kt <= 0 || kt % 2 == 0)
-      return r.error("tensor '" + prefix + b + "tcn.2.weight' has shape " + shape_string(tw->shape) +
-                     "; the temporal kernel must be odd");
+      return r.error("tensor '" + prefix + b + "tcn.2.weight' has shape " +
+                     shape_string(tw->shape) + "; the temporal kernel must be odd");
     if (i == 0) spec.temporal_kernel = kt;
     if (kt != spec.temporal_kernel) return r.error("blocks use different temporal kernels");
 
-    STGCN_ASSIGN_OR_RETURN(Tensor gw, r.get(b + "gcn.conv.weight", {int64_t{spec.K} * cout, in_ch, 1, 1}));
+    STGCN_ASSIGN_OR_RETURN(Tensor gw,
+                           r.get(b + "gcn.conv.weight", {int64_t{spec.K} * cout, in_ch, 1, 1}));
     bw.gcn_weight = Tensor({int64_t{spec.K} * cout, in_ch}, std::move(gw.data));
     STGCN_ASSIGN_OR_RETURN(bw.gcn_bias, r.get(b + "gcn.conv.bias", {int64_t{spec.K} * cout}));
     STGCN_ASSIGN_OR_RETURN(bw.gcn_bn, r.get_bn(b + "tcn.0", cout));
@@ -284,7 +290,8 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
                      fmt_int(in_ch) + "->" + fmt_int(cout) + " channels, stride " +
                      fmt_int(bs.stride) + ")");
     if (spec.edge_importance) {
-      STGCN_ASSIGN_OR_RETURN(bw.importance, r.get("edge_importance." + fmt_int(i), {spec.K, spec.V, spec.V}));
+      STGCN_ASSIGN_OR_RETURN(bw.importance,
+                             r.get("edge_importance." + fmt_int(i), {spec.K, spec.V, spec.V}));
     }
     spec.blocks.push_back(bs);
     w.blocks.push_back(std::move(bw));
@@ -337,7 +344,8 @@ const char* residual_kind_name(ResidualKind r) {
 
 Result<Model> model_from_state_dict(const StateDict& sd, const LoadOptions& opt,
                                     const std::string& source) {
-  if (sd.empty()) return invalid_argument("'" + source + "' holds an empty state dict, not an ST-GCN");
+  if (sd.empty())
+    return invalid_argument("'" + source + "' holds an empty state dict, not an ST-GCN");
   bool has_origin = false, has_motion = false;
   for (const auto& [name, t] : sd) {
     has_origin |= starts_with(name, "origin_stream.");
@@ -348,13 +356,15 @@ Result<Model> model_from_state_dict(const StateDict& sd, const LoadOptions& opt,
   std::vector<std::string> prefixes;
   if (has_origin || has_motion) {
     if (!(has_origin && has_motion))
-      return invalid_argument("'" + source + "' is not an ST-GCN checkpoint we understand: it has " +
-                              (has_origin ? "origin_stream" : "motion_stream") +
-                              " tensors but not the other stream");
+      return invalid_argument(
+          "'" + source + "' is not an ST-GCN checkpoint we understand: it has " +
+          (has_origin ? "origin_stream" : "motion_stream") + " tensors but not the other stream");
     for (const auto& [name, t] : sd)
       if (!starts_with(name, "origin_stream.") && !starts_with(name, "motion_stream."))
-        return invalid_argument("'" + source + "' is not an ST-GCN checkpoint we understand: "
-                                "unexpected tensor '" + name + "' beside the two streams");
+        return invalid_argument("'" + source +
+                                "' is not an ST-GCN checkpoint we understand: "
+                                "unexpected tensor '" +
+                                name + "' beside the two streams");
     model.spec.two_stream = true;
     prefixes = {"origin_stream.", "motion_stream."};
   } else {
@@ -411,8 +421,8 @@ int64_t count_macs(const ModelSpec& spec, int T, int M) {
     for (const auto& b : s.blocks) {
       const int64_t cin = b.in_channels, cout = b.out_channels, V = s.V, K = s.K;
       const int t_out = temporal_out(t, b.stride);
-      per_person += K * cout * cin * t * V;            // gcn 1x1 conv
-      per_person += K * cout * t * V * V;              // aggregation (dense)
+      per_person += K * cout * cin * t * V;                       // gcn 1x1 conv
+      per_person += K * cout * t * V * V;                         // aggregation (dense)
       per_person += cout * cout * s.temporal_kernel * t_out * V;  // temporal conv
       if (b.residual == ResidualKind::kConv) per_person += cout * cin * t_out * V;
       t = t_out;

@@ -1,11 +1,11 @@
 #include "export_sha256.h"
 
+#include <openssl/evp.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-
-#include <openssl/evp.h>
 
 namespace stgcn::onnx_export {
 namespace {

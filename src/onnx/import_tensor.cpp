@@ -3,43 +3,11 @@
 // before anything is allocated.
 #include <cstring>
 
+#include "core/float16.h"
 #include "onnx/import_ir.h"
 
 namespace stgcn::onnx_import {
 namespace {
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      bits = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (mant & 0x3ffu) << 13;
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | mant << 13;
-  } else {
-    bits = sign | (exp + 127 - 15) << 23 | mant << 13;
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-float bf16_to_float(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 // Element size in raw_data, 0 for types we do not read.
 int raw_size(int dtype) {
@@ -78,7 +46,7 @@ double raw_at(const char* p, int dtype, size_t k) {
     case T::FLOAT: return load(float{});
     case T::DOUBLE: return load(double{});
     case T::FLOAT16: return half_to_float(load(uint16_t{}));
-    case T::BFLOAT16: return bf16_to_float(load(uint16_t{}));
+    case T::BFLOAT16: return bfloat16_to_float(load(uint16_t{}));
     case T::INT32: return load(int32_t{});
     case T::UINT32: return load(uint32_t{});
     case T::INT64: return static_cast<double>(load(int64_t{}));
@@ -232,7 +200,7 @@ Result<ConstPtr> decode_tensor(const ::onnx::TensorProto& t, const std::string& 
       fill([&](size_t k) -> double {
         const int32_t v = t.int32_data(static_cast<int>(k));
         if (dtype == T::FLOAT16) return half_to_float(static_cast<uint16_t>(v));
-        if (dtype == T::BFLOAT16) return bf16_to_float(static_cast<uint16_t>(v));
+        if (dtype == T::BFLOAT16) return bfloat16_to_float(static_cast<uint16_t>(v));
         return v;
       });
       break;

@@ -134,7 +134,8 @@ Tensor stream_forward(const StreamSpec& spec, const StreamWeights& w, const Tens
           for (int v = 0; v < V; ++v) {
             const size_t src = ((((static_cast<size_t>(n) * C + c) * T + t) * V + v) * M + m);
             const int ch = v * C + c;  // data_bn is joint-major
-            const float scale = w.data_bn.weight[ch] / std::sqrt(w.data_bn.var[ch] + BatchNorm::kEps);
+            const float scale =
+                w.data_bn.weight[ch] / std::sqrt(w.data_bn.var[ch] + BatchNorm::kEps);
             a.ch(c)[t * V + v] = (x.data[src] - w.data_bn.mean[ch]) * scale + w.data_bn.bias[ch];
           }
       for (size_t b = 0; b < spec.blocks.size(); ++b)
@@ -147,7 +148,8 @@ Tensor stream_forward(const StreamSpec& spec, const StreamWeights& w, const Tens
     }
     for (int k = 0; k < spec.num_class; ++k) {
       double s = w.fcn_bias.data[k];
-      for (int c = 0; c < c_last; ++c) s += w.fcn_weight.data[static_cast<size_t>(k) * c_last + c] * pooled[c];
+      for (int c = 0; c < c_last; ++c)
+        s += w.fcn_weight.data[static_cast<size_t>(k) * c_last + c] * pooled[c];
       logits.data[static_cast<size_t>(n) * spec.num_class + k] = static_cast<float>(s);
     }
   }

@@ -31,15 +31,17 @@ class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("stgcn_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("stgcn_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   CliRun run(const std::string& args) {
-    const std::string cmd = std::string(STGCN_CLI_PATH) + " " + args + " >" + (dir_ / "out.txt").string() +
-                            " 2>" + (dir_ / "err.txt").string() + " </dev/null";
+    const std::string cmd = std::string(STGCN_CLI_PATH) + " " + args + " >" +
+                            (dir_ / "out.txt").string() + " 2>" + (dir_ / "err.txt").string() +
+                            " </dev/null";
     const int rc = std::system(cmd.c_str());
     CliRun r;
     r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
@@ -105,9 +107,10 @@ TEST_F(Cli, InferMatchesPyTorchAndWritesNpy) {
   for (const auto& c : testing::manifest()["cases"]) {
     if (c["name"] == "seed_full" || checked >= 3) continue;
     const std::string out = (dir_ / "y.npy").string();
-    CliRun r = run("infer " + q(testing::fixture_path(c["checkpoint"])) + " --input " +
-                q(testing::fixture_path(c["input"])) + " --output " + q(out) + " --motion " +
-                (c["motion"].is_null() ? std::string("first_difference") : c["motion"].get<std::string>()));
+    CliRun r = run(
+        "infer " + q(testing::fixture_path(c["checkpoint"])) + " --input " +
+        q(testing::fixture_path(c["input"])) + " --output " + q(out) + " --motion " +
+        (c["motion"].is_null() ? std::string("first_difference") : c["motion"].get<std::string>()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto got = read_npy(out);
     ASSERT_TRUE(got.is_ok()) << got.status().message();
@@ -126,7 +129,8 @@ TEST_F(Cli, BadCheckpointsFailCleanly) {
   for (const auto& b : testing::manifest()["bad_checkpoints"]) {
     SCOPED_TRACE(b["name"].get<std::string>());
     const std::string out = (dir_ / "y.npy").string();
-    CliRun r = run("infer " + q(testing::fixture_path(b["file"])) + " -i " + q(good_input) + " -o " + q(out));
+    CliRun r = run("infer " + q(testing::fixture_path(b["file"])) + " -i " + q(good_input) +
+                   " -o " + q(out));
     expect_clean_failure(r, b["expect"].get<std::string>());
     EXPECT_FALSE(fs::exists(out));
     CliRun i = run("inspect " + q(testing::fixture_path(b["file"])));
@@ -143,18 +147,20 @@ TEST_F(Cli, BadInputsFailCleanly) {
     if (f["name"] == "good_f64") continue;
     SCOPED_TRACE(f["name"].get<std::string>());
     const std::string out = (dir_ / "y.npy").string();
-    CliRun r = run("infer " + q(model) + " -i " + q(testing::fixture_path(f["file"])) + " -o " + q(out));
+    CliRun r =
+        run("infer " + q(model) + " -i " + q(testing::fixture_path(f["file"])) + " -o " + q(out));
     expect_clean_failure(r, f["expect"].get<std::string>());
     EXPECT_FALSE(fs::exists(out));
   }
   // An unwritable output: clean failure, nothing left behind.
   const std::string good = testing::fixture_path(testing::manifest()["formats"]["input"]);
-  const std::string fmodel = testing::fixture_path(testing::manifest()["formats"]["variants"][0]["file"]);
+  const std::string fmodel =
+      testing::fixture_path(testing::manifest()["formats"]["variants"][0]["file"]);
   CliRun r = run("infer " + q(fmodel) + " -i " + q(good) + " -o /nonexistent-dir/y.npy");
   expect_clean_failure(r, "cannot write");
   // A missing input.
   CliRun m = run("infer " + q(fmodel) + " -i " + q((dir_ / "missing.npy").string()) + " -o " +
-              q((dir_ / "y.npy").string()));
+                 q((dir_ / "y.npy").string()));
   expect_clean_failure(m, "not found");
   EXPECT_FALSE(fs::exists(dir_ / "y.npy"));
 }

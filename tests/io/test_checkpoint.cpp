@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "stgcn/checkpoint.h"
 #include "io/pickle_bytes.h"
+#include "stgcn/checkpoint.h"
 #include "test_util.h"
 
 namespace stgcn {
@@ -460,7 +460,15 @@ TEST(Checkpoint, LegacyStorageViews) {
   o.proto().ordered_dict().op('(').str("v").global("torch._utils", "_rebuild_tensor_v2").op('(');
   o.op('(').str("storage").global("torch", "FloatStorage").str("root").str("cpu").integer(10);
   o.str("view").integer(4).integer(3).op(uint8_t{0x87}).op('t').op('Q');
-  o.integer(1).tuple_of({2}).tuple_of({1}).op(uint8_t{0x89}).ordered_dict().op('t').op('R').op('u').stop();
+  o.integer(1)
+      .tuple_of({2})
+      .tuple_of({1})
+      .op(uint8_t{0x89})
+      .ordered_dict()
+      .op('t')
+      .op('R')
+      .op('u')
+      .stop();
   auto r = read(legacy_file(o, {blob("root", iota(10))}));
   ASSERT_TRUE(r.is_ok()) << r.status().message();
   EXPECT_EQ((*r)[0].second.data, (std::vector<float>{5, 6}));

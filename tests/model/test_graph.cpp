@@ -1,10 +1,9 @@
-#include "stgcn/graph.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <set>
 
+#include "stgcn/graph.h"
 #include "stgcn/npy.h"
 #include "test_util.h"
 
@@ -68,7 +67,8 @@ TEST(Graph, BadLayoutsAreRejected) {
   EXPECT_FALSE(parse_custom_layout("{\"V\": 3, \"edges\": [[0, 1]], \"center\": 3}", "t").is_ok());
   EXPECT_FALSE(parse_custom_layout("{\"edges\": []}", "t").is_ok());
   EXPECT_FALSE(parse_custom_layout("not json", "t").is_ok());
-  auto ok = parse_custom_layout("{\"name\": \"tri\", \"V\": 3, \"edges\": [[0, 1], [1, 2]], \"center\": 1}", "t");
+  auto ok = parse_custom_layout(
+      "{\"name\": \"tri\", \"V\": 3, \"edges\": [[0, 1], [1, 2]], \"center\": 1}", "t");
   ASSERT_TRUE(ok.is_ok()) << ok.status().message();
   EXPECT_EQ(ok->num_joints, 3);
   EXPECT_FALSE(load_custom_layout("/nonexistent/layout.json").is_ok());

@@ -56,7 +56,8 @@ TEST(ModelFixtures, CoverTheAcceptanceMatrix) {
     ts.insert(c["T"].get<int>());
     seed_full |= c["name"] == "seed_full";
   }
-  for (const char* l : {"openpose", "ntu-rgb+d", "ntu_edge", "mediapipe", "blazepose", "coco", "custom"})
+  for (const char* l :
+       {"openpose", "ntu-rgb+d", "ntu_edge", "mediapipe", "blazepose", "coco", "custom"})
     EXPECT_TRUE(layouts.count(l)) << l;
   EXPECT_EQ(strategies.size(), 3u);
   EXPECT_EQ(two_stream.size(), 2u);
@@ -112,23 +113,8 @@ TEST_P(ModelCase, LogitsMatchPyTorch) {
               cl.max_abs_diff, cl.tolerance);
 }
 
-std::vector<std::string> case_names() {
-  std::vector<std::string> names;
-  const auto& m = testing::manifest();
-  if (m.is_object())
-    for (const auto& c : m["cases"]) names.push_back(c["name"].get<std::string>());
-  if (names.empty()) names.push_back("fixtures_missing");
-  return names;
-}
-
-std::string sanitize(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param;
-  for (char& ch : s)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
-
-INSTANTIATE_TEST_SUITE_P(Fixtures, ModelCase, ::testing::ValuesIn(case_names()), sanitize);
+INSTANTIATE_TEST_SUITE_P(Fixtures, ModelCase, ::testing::ValuesIn(testing::manifest_names("cases")),
+                         testing::param_name);
 
 TEST(ModelFixtures, SeedFullShapeHasTheReferenceSize) {
   STGCN_REQUIRE_FIXTURES();

@@ -18,15 +18,14 @@ const nlohmann::json& case_named(const std::string& name) {
 }
 
 StateDict without_a(StateDict sd) {
-  std::erase_if(sd, [](const auto& kv) {
-    return kv.first == "A" || kv.first.ends_with(".A");
-  });
+  std::erase_if(sd, [](const auto& kv) { return kv.first == "A" || kv.first.ends_with(".A"); });
   return sd;
 }
 
 TEST(ModelLoader, ComputesAWhenTheCheckpointHasNone) {
   STGCN_REQUIRE_FIXTURES();
-  for (const char* name : {"mediapipe_spatial_2s_m5", "openpose_uniform_2s", "ntu_edge_distance_2s"}) {
+  for (const char* name :
+       {"mediapipe_spatial_2s_m5", "openpose_uniform_2s", "ntu_edge_distance_2s"}) {
     SCOPED_TRACE(name);
     const auto& c = case_named(name);
     ASSERT_TRUE(c.is_object());
@@ -36,7 +35,7 @@ TEST(ModelLoader, ComputesAWhenTheCheckpointHasNone) {
     opt.motion = *parse_motion_mode(c["motion"].get<std::string>());
     auto model = model_from_state_dict(without_a(*sd), opt, "no_a.pt");
     ASSERT_TRUE(model.is_ok()) << model.status().message();
-    EXPECT_EQ(model->spec.layout, c["layout"].get<std::string>());  // guessed from V
+    EXPECT_EQ(model->spec.layout, c["layout"].get<std::string>());      // guessed from V
     EXPECT_EQ(model->spec.strategy, c["strategy"].get<std::string>());  // from K
     EXPECT_NE(model->spec.a_source.find("computed"), std::string::npos);
     auto x = read_npy(testing::fixture_path(c["input"]));

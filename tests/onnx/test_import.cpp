@@ -150,23 +150,8 @@ TEST_P(OnnxImportCase, LogitsMatchPyTorch) {
   }
 }
 
-std::vector<std::string> onnx_names() {
-  std::vector<std::string> names;
-  const auto& m = testing::manifest();
-  if (m.is_object() && m.contains("onnx"))
-    for (const auto& o : m["onnx"]) names.push_back(o["name"].get<std::string>());
-  if (names.empty()) names.push_back("fixtures_missing");
-  return names;
-}
-
-std::string sanitize(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param;
-  for (char& ch : s)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return s;
-}
-
-INSTANTIATE_TEST_SUITE_P(OnnxImport, OnnxImportCase, ::testing::ValuesIn(onnx_names()), sanitize);
+INSTANTIATE_TEST_SUITE_P(OnnxImport, OnnxImportCase,
+                         ::testing::ValuesIn(testing::manifest_names("onnx")), testing::param_name);
 
 // The imported model and the checkpoint it was exported from describe the
 // same network: same blocks, same parameter count, (nearly) the same logits.

@@ -35,8 +35,12 @@ struct ModelFlags {
                     "holds A, a differing layout only warns");
     app->add_option("--strategy", strategy, "Partition strategy: uniform, distance, spatial")
         ->check(CLI::IsMember({"uniform", "distance", "spatial"}));
-    app->add_option("--max-hop", max_hop, "Graph max_hop")->capture_default_str()->check(CLI::Range(0, 16));
-    app->add_option("--dilation", dilation, "Graph dilation")->capture_default_str()->check(CLI::Range(1, 16));
+    app->add_option("--max-hop", max_hop, "Graph max_hop")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 16));
+    app->add_option("--dilation", dilation, "Graph dilation")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 16));
     app->add_option("--motion", motion, "Two-stream motion input")
         ->capture_default_str()
         ->check(CLI::IsMember({"first_difference", "central_difference"}));
@@ -60,7 +64,9 @@ struct ModelFlags {
     if (!m.is_ok()) return m.status();
     opt.motion = *m;
     if (!strides.empty()) opt.strides = strides;
-    opt.warn = [](const std::string& w) { std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str()); };
+    opt.warn = [](const std::string& w) {
+      std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str());
+    };
     return stgcn::load_model(path, opt);
   }
 };

@@ -1,8 +1,9 @@
 // stgcn: the command-line tool. Every failure is one line on stderr and a
 // non-zero exit code (1: the command failed; 2: bad usage).
+#include <fmt/core.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -105,10 +106,15 @@ int main(int argc, char** argv) {
   ModelFlags inspect_flags;
   int T = 150, M = 1;
   bool json = false;
-  CLI::App* inspect = app.add_subcommand("inspect", "Describe a model: streams, layout, blocks, size, cost");
+  CLI::App* inspect =
+      app.add_subcommand("inspect", "Describe a model: streams, layout, blocks, size, cost");
   inspect_flags.add_to(inspect);
-  inspect->add_option("--T", T, "Frames for the MAC count")->capture_default_str()->check(CLI::Range(1, 1 << 20));
-  inspect->add_option("--M", M, "Persons for the MAC count")->capture_default_str()->check(CLI::Range(1, 1 << 10));
+  inspect->add_option("--T", T, "Frames for the MAC count")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  inspect->add_option("--M", M, "Persons for the MAC count")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 10));
   inspect->add_flag("--json", json, "Print JSON instead of text");
 
   ModelFlags infer_flags;
