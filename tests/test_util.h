@@ -3,13 +3,16 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -56,6 +59,41 @@ inline std::string param_name(const ::testing::TestParamInfo<std::string>& info)
   for (char& ch : s)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return s;
+}
+
+// A whole file as a string ("" when unreadable).
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `stgcn ARGS` (the built CLI) with stdout/stderr captured through files
+// in `work_dir` and stdin from `stdin_text` (empty: /dev/null).
+inline CliResult run_cli(const std::string& args, const std::filesystem::path& work_dir,
+                         const std::string& stdin_text = "") {
+  const auto out = work_dir / "out.txt", err = work_dir / "err.txt", in = work_dir / "stdin.txt";
+  std::string stdin_path = "/dev/null";
+  if (!stdin_text.empty()) {
+    std::ofstream(in) << stdin_text;
+    stdin_path = in.string();
+  }
+  const std::string cmd = std::string(STGCN_CLI_PATH) + " " + args + " >'" + out.string() +
+                          "' 2>'" + err.string() + "' <'" + stdin_path + "'";
+  const int rc = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::error_code ec;
+  for (const auto& f : {out, err, in}) std::filesystem::remove(f, ec);
+  return r;
 }
 
 inline std::string lower(std::string s) {

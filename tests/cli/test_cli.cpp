@@ -15,17 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using CliRun = testing::CliResult;
 
 class Cli : public ::testing::Test {
  protected:
@@ -38,17 +28,7 @@ class Cli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  CliRun run(const std::string& args) {
-    const std::string cmd = std::string(STGCN_CLI_PATH) + " " + args + " >" +
-                            (dir_ / "out.txt").string() + " 2>" + (dir_ / "err.txt").string() +
-                            " </dev/null";
-    const int rc = std::system(cmd.c_str());
-    CliRun r;
-    r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-    r.out = slurp(dir_ / "out.txt");
-    r.err = slurp(dir_ / "err.txt");
-    return r;
-  }
+  CliRun run(const std::string& args) { return testing::run_cli(args, dir_); }
 
   // A failing command: non-zero exit (not a crash), exactly one stderr line.
   void expect_clean_failure(const CliRun& r, const std::string& expect) {

@@ -19,31 +19,13 @@ using nlohmann::json;
 using testing::OrtJob;
 using testing::TempDir;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::CliResult;
 
 class ExportCli : public ::testing::Test {
  protected:
   // Runs `stgcn ARGS` with stdin from `stdin_text` (empty: /dev/null).
   CliResult run(const std::string& args, const std::string& stdin_text = "") {
-    std::string in = "/dev/null";
-    if (!stdin_text.empty()) {
-      in = dir_ / "stdin.txt";
-      std::ofstream(in) << stdin_text;
-    }
-    const std::string cmd = std::string(STGCN_CLI_PATH) + " " + args + " >'" + (dir_ / "out.txt") +
-                            "' 2>'" + (dir_ / "err.txt") + "' <'" + in + "'";
-    const int rc = std::system(cmd.c_str());
-    CliResult r;
-    r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-    r.out = testing::slurp(dir_ / "out.txt");
-    r.err = testing::slurp(dir_ / "err.txt");
-    fs::remove(dir_ / "out.txt");
-    fs::remove(dir_ / "err.txt");
-    fs::remove(dir_ / "stdin.txt");
-    return r;
+    return testing::run_cli(args, dir_.path(), stdin_text);
   }
 
   void expect_one_line_error(const CliResult& r, int code, const std::string& expect) {

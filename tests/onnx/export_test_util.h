@@ -50,13 +50,6 @@ inline Tensor slice_batch(const Tensor& t, int64_t first, int64_t count) {
   return out;
 }
 
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {
  public:

@@ -311,15 +311,9 @@ class OnnxImportCli : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   int run(const std::string& args, std::string* err) {
-    const std::string cmd = std::string(STGCN_CLI_PATH) + " " + args + " >" +
-                            (dir_ / "out.txt").string() + " 2>" + (dir_ / "err.txt").string() +
-                            " </dev/null";
-    const int rc = std::system(cmd.c_str());
-    std::ifstream in(dir_ / "err.txt");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *err = ss.str();
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+    const testing::CliResult r = testing::run_cli(args, dir_);
+    *err = r.err;
+    return r.exit_code;
   }
   static std::string q(const std::string& s) { return "'" + s + "'"; }
   fs::path dir_;
