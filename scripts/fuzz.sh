@@ -9,19 +9,25 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 FIXTURES=${STGCN_FIXTURES:-build/fixtures}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSTGCN_FUZZ=ON -DSTGCN_BUILD_TESTS=OFF -DSTGCN_BUILD_CLI=OFF >/dev/null
-cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy fuzz_onnx
-mkdir -p build-fuzz/findings build-fuzz/corpus/checkpoint build-fuzz/corpus/npy build-fuzz/corpus/onnx
+cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy fuzz_onnx \
+  fuzz_engine
+mkdir -p build-fuzz/findings build-fuzz/corpus/checkpoint build-fuzz/corpus/npy build-fuzz/corpus/onnx \
+  build-fuzz/corpus/engine
 if [ -d "$FIXTURES" ]; then
   find "$FIXTURES" -name '*.pt' -size -400k -exec cp {} build-fuzz/corpus/checkpoint/ \; 2>/dev/null || true
   find "$FIXTURES" -name '*.npy' -size -200k -exec cp {} build-fuzz/corpus/npy/ \; 2>/dev/null || true
   # ONNX: the small exports (tiny models) and the broken files; large ones make slow executions.
   find "$FIXTURES" -name '*.onnx' -size -300k -exec cp {} build-fuzz/corpus/onnx/ \; 2>/dev/null || true
+  # Engine files: fuzz_engine also generates valid files itself, so an empty corpus works too.
+  find "$FIXTURES" -name '*.engine' -size -2M -exec cp {} build-fuzz/corpus/engine/ \; 2>/dev/null || true
 fi
 cp models/demo/*.npy build-fuzz/corpus/npy/ 2>/dev/null || true
-for target in checkpoint npy onnx; do
+for target in checkpoint npy onnx engine; do
+  max_len=1048576
+  if [ "$target" = engine ]; then max_len=2097152; fi  # engine seeds go up to 2 MB
   echo "[fuzz] fuzz_$target for ${SECONDS_EACH}s"
   ./build-fuzz/fuzz_$target -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=20 \
-    -max_len=1048576 -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
+    -max_len="$max_len" -artifact_prefix=build-fuzz/findings/ -print_final_stats=1 \
     build-fuzz/corpus/$target 2>build-fuzz/fuzz_$target.log || {
       tail -40 build-fuzz/fuzz_$target.log
       echo "[fuzz] fuzz_$target found a problem; reproducer in build-fuzz/findings/" >&2

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "fixture_cases.h"
 #include "stgcn/model.h"
 #include "stgcn/npy.h"
 #include "stgcn/reference.h"
@@ -13,31 +14,8 @@ namespace stgcn {
 namespace {
 
 using nlohmann::json;
-
-// Strides are not stored in checkpoints: the loader gives stride 2 to blocks
-// with a residual conv and 1 to the others. A model built otherwise needs
-// --strides, as a user would pass it; the test then checks the override.
-bool strides_follow_the_rule(const json& c) {
-  const auto widths = c["widths"].get<std::vector<int>>();
-  const auto strides = c["strides"].get<std::vector<int>>();
-  int in = c["C"].get<int>();
-  for (size_t i = 0; i < widths.size(); ++i) {
-    const bool conv_residual = i > 0 && (in != widths[i] || strides[i] != 1);
-    if (strides[i] != (conv_residual ? 2 : 1)) return false;
-    in = widths[i];
-  }
-  return true;
-}
-
-LoadOptions options_for(const json& c) {
-  LoadOptions opt;
-  if (!c["motion"].is_null()) {
-    auto motion = parse_motion_mode(c["motion"].get<std::string>());
-    if (motion.is_ok()) opt.motion = *motion;
-  }
-  if (!strides_follow_the_rule(c)) opt.strides = c["strides"].get<std::vector<int>>();
-  return opt;
-}
+using testing::find_case;
+using testing::options_for;
 
 TEST(ModelFixtures, CoverTheAcceptanceMatrix) {
   STGCN_REQUIRE_FIXTURES();
@@ -70,12 +48,6 @@ TEST(ModelFixtures, CoverTheAcceptanceMatrix) {
 }
 
 class ModelCase : public ::testing::TestWithParam<std::string> {};
-
-const json* find_case(const std::string& name) {
-  for (const auto& c : testing::manifest()["cases"])
-    if (c["name"] == name) return &c;
-  return nullptr;
-}
 
 TEST_P(ModelCase, LogitsMatchPyTorch) {
   STGCN_REQUIRE_FIXTURES();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "stgcn/engine.h"
 #include "stgcn/model.h"
 
 namespace stgcn::cli {
@@ -27,7 +28,8 @@ struct ModelFlags {
   // MODEL is positional; `model_required` false lets a command run without
   // it (e.g. the interactive export).
   void add_to(CLI::App* app, bool model_required = true) {
-    auto* model = app->add_option("MODEL", path, "Checkpoint (.pt / .pth) or ONNX (.onnx)");
+    auto* model =
+        app->add_option("MODEL", path, "Checkpoint (.pt / .pth), ONNX (.onnx) or engine (.engine)");
     if (model_required) model->required();
     app->add_option("--layout", layout,
                     "Skeleton layout when the checkpoint holds no A (openpose, ntu-rgb+d, "
@@ -84,5 +86,19 @@ struct Subcommand {
 
 // `stgcn export` (export_cmd.cpp).
 Subcommand add_export_command(CLI::App& app);
+
+// A MODEL (checkpoint / ONNX, compiled in memory) or an ENGINE file, with the
+// build options that apply to a model (engine_cmds.cpp).
+struct EngineFlags {
+  ModelFlags model;
+  int T = 150, M = 1, batch = 1;
+  std::string precision = "fp32";
+  std::vector<std::string> disabled_passes;
+  void add_to(CLI::App* app, bool with_batch);
+  stgcn::Result<std::shared_ptr<const stgcn::Engine>> get(int default_batch) const;
+};
+Subcommand add_build_command(CLI::App& app);
+Subcommand add_bench_command(CLI::App& app);
+int inspect_engine(const std::string& path, bool json, bool graph);
 
 }  // namespace stgcn::cli

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "stgcn/engine.h"
 #include "stgcn/model.h"
 #include "stgcn/npy.h"
 #include "stgcn/reference.h"
@@ -80,19 +81,48 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
   return 0;
 }
 
-int run_infer(const ModelFlags& flags, const std::string& input, const std::string& output) {
-  auto model = flags.load();
-  if (!model.is_ok()) return fail(model.status());
+int run_infer(const ModelFlags& flags, const std::string& input, const std::string& output,
+              bool reference, int threads) {
   auto x = stgcn::read_npy(input);
   if (!x.is_ok()) return fail(x.status());
-  stgcn::Status st = stgcn::check_model_input(model->spec, *x, input);
-  if (!st.is_ok()) return fail(st);
-  auto logits = stgcn::run_reference(*model, *x);
+  stgcn::Result<stgcn::Tensor> logits = stgcn::Status(stgcn::ErrorCode::kInternal, "not run");
+  const char* how = "reference";
+  if (stgcn::is_engine_path(flags.path)) {
+    if (reference)
+      return fail(stgcn::Status(stgcn::ErrorCode::kInvalidArgument,
+                                "--reference needs a checkpoint or ONNX model, not an engine"));
+    auto engine = stgcn::Engine::load(flags.path);
+    if (!engine.is_ok()) return fail(engine.status());
+    auto ctx = (*engine)->create_context(threads);
+    if (!ctx.is_ok()) return fail(ctx.status());
+    logits = (*ctx)->run(*x);
+    how = "engine";
+  } else {
+    auto model = flags.load();
+    if (!model.is_ok()) return fail(model.status());
+    stgcn::Status st = stgcn::check_model_input(model->spec, *x, input);
+    if (!st.is_ok()) return fail(st);
+    if (reference) {
+      logits = stgcn::run_reference(*model, *x);
+    } else {
+      // Compile in memory for this input's shape.
+      stgcn::BuildOptions o;
+      o.T = static_cast<int>(x->shape[2]);
+      o.M = static_cast<int>(x->shape[4]);
+      o.max_batch = static_cast<int>(std::min<int64_t>(x->shape[0], 16));
+      auto engine = stgcn::Engine::build(*model, o);
+      if (!engine.is_ok()) return fail(engine.status());
+      auto ctx = (*engine)->create_context(threads);
+      if (!ctx.is_ok()) return fail(ctx.status());
+      logits = (*ctx)->run(*x);
+      how = "engine";
+    }
+  }
   if (!logits.is_ok()) return fail(logits.status());
-  st = stgcn::write_npy(output, *logits);
+  stgcn::Status st = stgcn::write_npy(output, *logits);
   if (!st.is_ok()) return fail(st);
-  fmt::print(stderr, "stgcn: wrote {} logits {} to '{}'\n", "reference",
-             stgcn::shape_string(logits->shape), output);
+  fmt::print(stderr, "stgcn: wrote {} logits {} to '{}'\n", how, stgcn::shape_string(logits->shape),
+             output);
   return 0;
 }
 
@@ -116,6 +146,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 10));
   inspect->add_flag("--json", json, "Print JSON instead of text");
+  bool graph = false;
+  inspect->add_flag("--graph", graph,
+                    "Also print the optimised graph (for a model: as built for --T/--M)");
 
   ModelFlags infer_flags;
   std::string input, output;
@@ -124,16 +157,38 @@ int main(int argc, char** argv) {
   infer_flags.add_to(infer);
   infer->add_option("--input,-i", input, "Input .npy, float32/float64 (N, C, T, V, M)")->required();
   infer->add_option("--output,-o", output, "Output .npy for the logits (N, num_class)")->required();
+  bool reference = false;
+  int threads = 0;
+  infer->add_flag("--reference", reference,
+                  "Run the reference executor (plain loops, the oracle) instead of an engine");
+  infer->add_option("--threads", threads, "Threads (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
 
-  std::vector<stgcn::cli::Subcommand> more = {stgcn::cli::add_export_command(app)};
+  std::vector<stgcn::cli::Subcommand> more = {stgcn::cli::add_export_command(app),
+                                              stgcn::cli::add_build_command(app),
+                                              stgcn::cli::add_bench_command(app)};
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);  // 0 for --help/--version, non-zero for usage errors
   }
-  if (inspect->parsed()) return run_inspect(inspect_flags, T, M, json);
-  if (infer->parsed()) return run_infer(infer_flags, input, output);
+  if (inspect->parsed()) {
+    if (stgcn::is_engine_path(inspect_flags.path))
+      return stgcn::cli::inspect_engine(inspect_flags.path, json, graph);
+    int rc = run_inspect(inspect_flags, T, M, json && !graph);
+    if (rc != 0 || !graph) return rc;
+    stgcn::cli::EngineFlags ef;
+    ef.model = inspect_flags;
+    ef.T = T;
+    ef.M = M;
+    auto engine = ef.get(1);
+    if (!engine.is_ok()) return fail(engine.status());
+    fmt::print("graph (T={}, M={}):\n{}", T, M, (*engine)->graph_text());
+    return 0;
+  }
+  if (infer->parsed()) return run_infer(infer_flags, input, output, reference, threads);
   for (auto& sub : more)
     if (sub.app->parsed()) return sub.run();
   return stgcn::cli::kExitUsage;

@@ -1,0 +1,108 @@
+// Engines: a model compiled for this CPU (graph passes, packed weights, a
+// memory plan), saved as a memory-mappable `.engine` file and run through
+// per-caller contexts.
+//
+//   auto engine = stgcn::Engine::build(model, {.T = 150, .M = 1, .max_batch = 4});
+//   (*engine)->save("model.engine");
+//   auto ctx = (*engine)->create_context(/*threads=*/2);
+//   (*ctx)->run(input, batch, logits);  // allocates nothing
+//
+// An Engine is immutable and shared by any number of threads; a Context
+// (arena, scratchpads, oneDNN streams) belongs to one caller at a time.
+// Byte layout of the file: docs/engine_format.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "stgcn/model.h"
+#include "stgcn/status.h"
+#include "stgcn/tensor.h"
+
+namespace stgcn {
+
+struct BuildOptions {
+  int T = 150;        // frames per window
+  int M = 1;          // persons per sample
+  int max_batch = 1;  // largest batch N a context runs
+  std::string precision = "fp32";
+  std::vector<std::string> disabled_passes;  // names from `stgcn build --list-passes`
+};
+
+struct EngineInfo {
+  ModelSpec spec;
+  int T = 0, M = 0, max_batch = 0;
+  std::string precision;
+  std::string kernel_isa;       // the ISA the packed weights and kernels need
+  std::string onednn_version;   // oneDNN that built it
+  std::string build_cpu;        // CPU model name at build time
+  std::string toolkit_version;  // stgcn-rt version
+  std::vector<std::string> passes_applied, passes_disabled;
+  int64_t macs = 0;           // per sample, dense aggregation
+  int64_t weights_bytes = 0;  // constants (packed) in the file
+  int64_t arena_bytes = 0;    // activations per context
+  int64_t file_bytes = 0;
+  uint32_t format_version = 0;
+};
+
+struct NodeTime {
+  std::string node, op, implementation;
+  double ms = 0;  // accumulated
+};
+
+class Context;
+
+class Engine : public std::enable_shared_from_this<Engine> {
+ public:
+  static Result<std::shared_ptr<const Engine>> build(const Model& model,
+                                                     const BuildOptions& options);
+  // Memory-maps and validates an engine file (format version, checksum, ISA).
+  static Result<std::shared_ptr<const Engine>> load(const std::string& path);
+  static Result<std::shared_ptr<const Engine>> from_bytes(std::vector<uint8_t> bytes,
+                                                          const std::string& name = "<memory>");
+  ~Engine();
+  // Writes the engine file atomically (no partial file on failure).
+  Status save(const std::string& path) const;
+  std::span<const uint8_t> bytes() const;
+  const EngineInfo& info() const;
+  // The optimised graph, one line per op.
+  std::string graph_text() const;
+  // threads <= 0: one per core.
+  Result<std::unique_ptr<Context>> create_context(int threads = 0) const;
+
+  struct Impl;
+
+ private:
+  Engine();
+  std::unique_ptr<Impl> impl_;
+  friend class Context;
+};
+
+class Context {
+ public:
+  ~Context();
+  // input: batch x (C, T, V, M) floats; logits: batch x num_class floats.
+  Status run(std::span<const float> input, int batch, std::span<float> logits);
+  // Convenience: (N, C, T, V, M) tensor in, (N, num_class) out; N above the
+  // engine's max batch runs in chunks.
+  Result<Tensor> run(const Tensor& input);
+  int threads() const;
+  int64_t arena_bytes() const;
+  void set_profiling(bool on);  // resets the accumulated times
+  std::vector<NodeTime> profile() const;
+
+  struct Impl;
+
+ private:
+  friend class Engine;
+  Context();
+  std::unique_ptr<Impl> impl_;
+};
+
+// True when `path` ends in ".engine" or starts with the engine file magic.
+bool is_engine_path(const std::string& path);
+
+}  // namespace stgcn

@@ -1,0 +1,663 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "backends/cpu/kernels.h"
+
+namespace stgcn::cpu {
+namespace {
+
+using ir::ConstId;
+using ir::Graph;
+using ir::kNoConst;
+using ir::Node;
+using ir::Op;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+using dims = dnnl::memory::dims;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+int64_t aligned_bytes(const ir::Value& v) {
+  return (v.numel() * 4 + passes::kArenaAlignment - 1) / passes::kArenaAlignment *
+         passes::kArenaAlignment;
+}
+
+// The oneDNN primitive of a node: its descriptor, how many times it runs per
+// sample (the gcn conv runs once per partition k) and the user layout of its
+// plain weights.
+struct PrimSpec {
+  dnnl::primitive_desc pd;
+  int runs = 1;                      // weight sets (gcn: K partitions)
+  int persons = 1;                   // executions per weight set (gcn: one per person)
+  dnnl::memory::desc plain_weights;  // one run's plain weights (gcn: one partition)
+  int64_t plain_weight_floats = 0;   // floats per run in the plain constant
+};
+
+dnnl::primitive_attr user_scratchpad(const dnnl::post_ops& po = dnnl::post_ops()) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  attr.set_post_ops(po);
+  return attr;
+}
+
+// Throws dnnl::error (caught by the callers).
+PrimSpec make_prim(const Graph& g, const Node& n) {
+  auto& eng = cpu_engine();
+  const auto& in = g.values[n.inputs[0]].shape;
+  const auto& out = g.values[n.output].shape;
+  PrimSpec s;
+  switch (n.op) {
+    case Op::kGcnConv: {
+      // One 2D GEMM (V*T, Cin) x (Cin, Cout) per person and partition: the
+      // brgemm kernels take these; batched 3D forms fall back to slow ones.
+      const auto& a = n.as<ir::GcnConvAttrs>();
+      const int64_t M = in[0], VT = in[1] * in[2], cin = in[3], cout = out[4];
+      dnnl::memory::desc src({VT, cin}, dt::f32, tag::ab);
+      dnnl::memory::desc wei({cin, cout}, dt::f32, tag::any);
+      dnnl::memory::desc bias({1, cout}, dt::f32, tag::ab);
+      dnnl::memory::desc dst({VT, cout}, dt::f32, tag::ab);
+      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst),
+                                          user_scratchpad(), eng);
+      s.runs = a.K;
+      s.persons = static_cast<int>(M);
+      s.plain_weights = dnnl::memory::desc({cin, cout}, dt::f32, tag::ba);
+      s.plain_weight_floats = cin * cout;
+      return s;
+    }
+    case Op::kAggregate: {
+      const auto& a = n.as<ir::AggregateAttrs>();
+      const int64_t M = in[0], K = in[1], V = in[2], TC = in[3] * in[4];
+      dnnl::memory::desc src({1, V, K * V}, dt::f32, tag::abc);
+      dnnl::memory::desc wei({M, K * V, TC}, dt::f32, tag::abc);
+      dnnl::memory::desc dst({M, V, TC}, dt::f32, tag::abc);
+      dnnl::memory::desc bias;
+      if (a.bias != kNoConst) bias = dnnl::memory::desc({1, 1, TC}, dt::f32, tag::abc);
+      dnnl::post_ops po;
+      if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst),
+                                          user_scratchpad(po), eng);
+      return s;
+    }
+    case Op::kTemporalConv:
+    case Op::kResidualConv: {
+      const bool tcn = n.op == Op::kTemporalConv;
+      const int64_t M = in[0], V = in[1], T = in[2], cin = in[3], cout = out[3], T2 = out[2];
+      int kernel = 1, stride = 1, pad = 0;
+      dnnl::post_ops po;
+      if (tcn) {
+        const auto& a = n.as<ir::TemporalConvAttrs>();
+        kernel = a.kernel;
+        stride = a.stride;
+        pad = a.pad;
+        if (a.add_residual) po.append_sum(1.f);
+        if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      } else {
+        stride = n.as<ir::ResidualConvAttrs>().stride;
+      }
+      const int right = static_cast<int>((T2 - 1) * stride + kernel - T - pad);
+      dnnl::memory::desc src({M, cin, V, T}, dt::f32, tag::nhwc);
+      dnnl::memory::desc wei({cout, cin, 1, kernel}, dt::f32, tag::any);
+      dnnl::memory::desc bias({cout}, dt::f32, tag::a);
+      dnnl::memory::desc dst({M, cout, V, T2}, dt::f32, tag::nhwc);
+      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                        dnnl::algorithm::convolution_direct, src, wei, bias, dst,
+                                        {1, stride}, {0, pad}, {0, right});
+      s.pd = dnnl::convolution_forward::primitive_desc(d, user_scratchpad(po), eng);
+      s.plain_weights = dnnl::memory::desc({cout, cin, 1, kernel}, dt::f32, tag::oihw);
+      s.plain_weight_floats = cout * cin * kernel;
+      return s;
+    }
+    default: break;
+  }
+  throw dnnl::error(dnnl_unimplemented, "no oneDNN primitive for this op");
+}
+
+bool uses_onednn(const Node& n) {
+  switch (n.op) {
+    case Op::kGcnConv:
+    case Op::kTemporalConv:
+    case Op::kResidualConv: return true;
+    case Op::kAggregate: return n.as<ir::AggregateAttrs>().gemm_matrix != kNoConst;
+    case Op::kInput:
+    case Op::kMotion:
+    case Op::kDataBn:
+    case Op::kBatchNorm:
+    case Op::kRelu:
+    case Op::kAdd:
+    case Op::kGlobalPool:
+    case Op::kPersonMean:
+    case Op::kFcn:
+    case Op::kHead: return false;
+  }
+  return false;
+}
+
+// The weight constant a oneDNN node packs (aggregation: none).
+ConstId packed_weight(const Node& n) {
+  switch (n.op) {
+    case Op::kGcnConv: return n.as<ir::GcnConvAttrs>().weight;
+    case Op::kTemporalConv: return n.as<ir::TemporalConvAttrs>().weight;
+    case Op::kResidualConv: return n.as<ir::ResidualConvAttrs>().weight;
+    default: return kNoConst;
+  }
+}
+
+std::string impl_isa(const dnnl::primitive_desc& pd) {
+  std::string name = pd.impl_info_str();
+  auto colon = name.find(':');
+  return colon == std::string::npos ? std::string() : name.substr(colon + 1);
+}
+
+std::vector<uint8_t> md_bytes(const dnnl::memory::desc& md) {
+  std::vector<uint8_t> b(sizeof(dnnl_memory_desc_t));
+  std::memcpy(b.data(), &md.data, b.size());
+  return b;
+}
+
+void reorder_weights(const dnnl::memory::desc& from_md, const float* from,
+                     const dnnl::memory::desc& to_md, void* to) {
+  auto& eng = cpu_engine();
+  dnnl::memory src(from_md, eng, const_cast<float*>(from));
+  dnnl::memory dst(to_md, eng, to);
+  dnnl::stream st(eng);
+  dnnl::reorder(src, dst).execute(st, src, dst);
+  st.wait();
+}
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<uint8_t, AlignedFree>;
+AlignedBuffer aligned_buffer(size_t bytes) {
+  size_t n = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+  void* p = std::aligned_alloc(64, n);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, n);
+  return AlignedBuffer(static_cast<uint8_t*>(p));
+}
+
+}  // namespace
+
+std::string onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("{}.{}.{}", v->major, v->minor, v->patch);
+}
+
+unsigned isa_bits(const std::string& name) {
+  static const std::pair<const char*, unsigned> kIsas[] = {
+      {"sse41", dnnl_cpu_isa_sse41},
+      {"avx", dnnl_cpu_isa_avx},
+      {"avx2", dnnl_cpu_isa_avx2},
+      {"avx2_vnni", dnnl_cpu_isa_avx2_vnni},
+      {"avx512_core", dnnl_cpu_isa_avx512_core},
+      {"avx512_core_vnni", dnnl_cpu_isa_avx512_core_vnni},
+      {"avx512_core_bf16", dnnl_cpu_isa_avx512_core_bf16},
+      {"avx512_core_amx", dnnl_cpu_isa_avx512_core_amx},
+  };
+  for (const auto& [n, bits] : kIsas)
+    if (name == n) return bits;
+  return 0;
+}
+
+unsigned cpu_isa_bits() { return static_cast<unsigned>(dnnl_get_effective_cpu_isa()); }
+
+std::string cpu_isa_name() {
+  static const char* kNames[] = {"avx512_core_amx",
+                                 "avx512_core_bf16",
+                                 "avx512_core_vnni",
+                                 "avx512_core",
+                                 "avx2_vnni",
+                                 "avx2",
+                                 "avx",
+                                 "sse41"};
+  const unsigned bits = cpu_isa_bits();
+  for (const char* n : kNames)
+    if ((bits & isa_bits(n)) == isa_bits(n)) return n;
+  return "generic";
+}
+
+Status pack_weights(Graph& g, std::string* kernel_isa) {
+  unsigned required = 0;
+  std::string required_name = "generic";
+  try {
+    for (const Node& n : g.nodes) {
+      if (!uses_onednn(n)) continue;
+      PrimSpec s = make_prim(g, n);
+      std::string isa = impl_isa(s.pd);
+      unsigned bits = isa_bits(isa);
+      if ((bits | required) != required) {
+        required |= bits;
+        required_name = isa;
+      }
+      ConstId wid = packed_weight(n);
+      if (wid == kNoConst) continue;
+      ir::Constant& c = g.constants[wid];
+      if (c.is_packed()) continue;
+      const dnnl::memory::desc packed = s.pd.weights_desc();
+      const size_t per = packed.get_size();
+      c.packed.assign(per * s.runs, 0);
+      for (int k = 0; k < s.runs; ++k)
+        reorder_weights(s.plain_weights, c.data.data() + k * s.plain_weight_floats, packed,
+                        c.packed.data() + k * per);
+      c.layout = md_bytes(packed);
+      c.data.clear();
+      c.data.shrink_to_fit();
+    }
+  } catch (const dnnl::error& e) {
+    return Status(ErrorCode::kInternal, fmt::format("oneDNN: {}", e.what()));
+  }
+  if (kernel_isa) *kernel_isa = required_name;
+  return Status::ok();
+}
+
+// ---- the executable ------------------------------------------------------------------------
+
+struct Step {
+  int node = 0;
+  bool onednn = false;
+  dnnl::primitive prim;
+  dnnl::primitive_desc pd;
+  int runs = 1;
+  int persons = 1;
+  std::vector<const void*> weights;  // per run
+  AlignedBuffer owned_weights;       // when the constant was plain
+  const float* bias = nullptr;       // plain bias (per run: + k * Cout)
+  int64_t bias_stride = 0;
+  std::vector<float> owned_bias;  // aggregation bias repeated over T
+  size_t scratch_bytes = 0;
+  bool copy_residual = false;
+};
+
+struct Executable::Impl {
+  Graph graph;
+  passes::MemoryPlan plan;
+  int max_batch = 1;
+  std::vector<Step> steps;
+  std::vector<std::vector<int>> branch_steps;  // [branch + 1] -> step indices (0: join)
+  int branches = 1;
+  int64_t head_scratch = 0;
+};
+
+Executable::~Executable() = default;
+const Graph& Executable::graph() const { return impl_->graph; }
+const passes::MemoryPlan& Executable::plan() const { return impl_->plan; }
+int Executable::max_batch() const { return impl_->max_batch; }
+
+std::vector<std::string> Executable::implementations() const {
+  std::vector<std::string> out(impl_->graph.nodes.size());
+  for (const Step& s : impl_->steps)
+    if (s.onednn) out[s.node] = s.pd.impl_info_str();
+  return out;
+}
+
+Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph, int max_batch) {
+  STGCN_RETURN_IF_ERROR(ir::verify(graph));
+  if (max_batch < 1) return Status(ErrorCode::kInvalidArgument, "max batch must be >= 1");
+  std::shared_ptr<Executable> exe(new Executable());
+  exe->impl_ = std::make_unique<Impl>();
+  Impl& im = *exe->impl_;
+  im.graph = graph;
+  im.max_batch = max_batch;
+  im.plan = passes::plan_memory(im.graph, max_batch);
+  im.branches = std::max(1, im.graph.branch_count());
+  im.branch_steps.resize(im.branches + 1);
+  const Graph& g = im.graph;
+  try {
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& n = g.nodes[i];
+      Step s;
+      s.node = static_cast<int>(i);
+      if (n.op == Op::kHead)
+        im.head_scratch = std::max(im.head_scratch, g.values[n.inputs[0]].shape[3]);
+      if (uses_onednn(n)) {
+        for (ir::ValueId v : n.inputs)
+          if (im.plan.offset[v] < 0 || im.plan.per_sample[v])
+            return Status(ErrorCode::kInternal,
+                          fmt::format("node '{}' reads a value outside the arena", n.name));
+        if (im.plan.per_sample[n.output] || im.plan.offset[n.output] < 0)
+          return Status(ErrorCode::kInternal,
+                        fmt::format("node '{}' writes outside the arena", n.name));
+        PrimSpec ps = make_prim(g, n);
+        s.onednn = true;
+        s.pd = ps.pd;
+        s.prim = dnnl::primitive(ps.pd);
+        s.runs = ps.runs;
+        s.persons = ps.persons;
+        s.scratch_bytes = ps.pd.scratchpad_desc().get_size();
+        ConstId wid = packed_weight(n);
+        if (wid != kNoConst) {
+          const ir::Constant& c = g.constants[wid];
+          const dnnl::memory::desc want = ps.pd.weights_desc();
+          const size_t per = want.get_size();
+          if (c.is_packed()) {
+            if (c.layout.size() != sizeof(dnnl_memory_desc_t))
+              return Status(ErrorCode::kCorrupt,
+                            fmt::format("constant '{}': layout record of {} bytes, expected {}",
+                                        c.name, c.layout.size(), sizeof(dnnl_memory_desc_t)));
+            dnnl_memory_desc_t raw;
+            std::memcpy(&raw, c.layout.data(), sizeof raw);
+            if (!dnnl_memory_desc_equal(&raw, &want.data))
+              return Status(ErrorCode::kUnsupported,
+                            fmt::format("constant '{}' was packed for another CPU or oneDNN build "
+                                        "(kernel here: {}): rebuild the engine on this machine",
+                                        c.name, ps.pd.impl_info_str()));
+            auto bytes = c.packed_bytes();
+            if (bytes.size() != per * ps.runs)
+              return Status(ErrorCode::kCorrupt,
+                            fmt::format("constant '{}' holds {} packed bytes, expected {}", c.name,
+                                        bytes.size(), per * ps.runs));
+            for (int k = 0; k < ps.runs; ++k) s.weights.push_back(bytes.data() + k * per);
+          } else {
+            s.owned_weights = aligned_buffer(per * ps.runs);
+            for (int k = 0; k < ps.runs; ++k) {
+              reorder_weights(ps.plain_weights, c.data.data() + k * ps.plain_weight_floats, want,
+                              s.owned_weights.get() + k * per);
+              s.weights.push_back(s.owned_weights.get() + k * per);
+            }
+          }
+        }
+        if (n.op == Op::kGcnConv) {
+          const auto& a = n.as<ir::GcnConvAttrs>();
+          if (a.bias != kNoConst) {
+            s.bias = g.constants[a.bias].data.data();
+            s.bias_stride = g.values[n.output].shape[4];
+          } else {
+            s.owned_bias.assign(g.values[n.output].shape[4],
+                                0.f);  // the matmul was built with a bias
+            s.bias = s.owned_bias.data();
+          }
+        } else if (n.op == Op::kAggregate) {
+          const auto& a = n.as<ir::AggregateAttrs>();
+          if (a.bias != kNoConst) {
+            const auto& shape = g.values[n.output].shape;  // M V T C
+            const auto& b = g.constants[a.bias].data;
+            s.owned_bias.resize(shape[2] * shape[3]);
+            for (int64_t t = 0; t < shape[2]; ++t)
+              std::copy(b.begin(), b.end(), s.owned_bias.begin() + t * shape[3]);
+            s.bias = s.owned_bias.data();
+          }
+        } else {
+          ConstId b = n.op == Op::kTemporalConv ? n.as<ir::TemporalConvAttrs>().bias
+                                                : n.as<ir::ResidualConvAttrs>().bias;
+          if (b != kNoConst) {
+            s.bias = g.constants[b].data.data();
+          } else {
+            s.owned_bias.assign(g.values[n.output].shape[3], 0.f);
+            s.bias = s.owned_bias.data();
+          }
+          if (n.op == Op::kTemporalConv && n.as<ir::TemporalConvAttrs>().add_residual)
+            s.copy_residual = im.plan.offset[n.inputs[1]] != im.plan.offset[n.output];
+        }
+      }
+      im.branch_steps[n.branch + 1].push_back(static_cast<int>(im.steps.size()));
+      im.steps.push_back(std::move(s));
+    }
+  } catch (const dnnl::error& e) {
+    return Status(ErrorCode::kInternal, fmt::format("oneDNN: {}", e.what()));
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kInternal, "out of memory while preparing the engine");
+  }
+  return std::shared_ptr<const Executable>(std::move(exe));
+}
+
+// ---- the runner ----------------------------------------------------------------------------
+
+struct Runner::State {
+  std::shared_ptr<const Executable> exe;
+  int threads = 1;
+  AlignedBuffer arena;
+  int64_t arena_bytes = 0;
+  std::vector<AlignedBuffer> scratch;  // per branch slot (branch + 1)
+  std::vector<dnnl::stream> streams;   // per branch slot
+  std::vector<float> head_scratch;     // per branch slot, C floats each
+  std::vector<dnnl::memory> keep;      // memory objects referenced by `args`
+  std::vector<std::vector<std::vector<dnnl_exec_arg_t>>> args;  // [step][run]
+  bool profiling = false;
+  bool skip_library = false;
+  std::vector<double> node_ms;
+  std::vector<Status> branch_status;
+};
+
+Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
+  if (threads < 1) return Status(ErrorCode::kInvalidArgument, "threads must be >= 1");
+  std::unique_ptr<Runner> r(new Runner());
+  r->state_ = std::make_unique<Runner::State>();
+  Runner::State& st = *r->state_;
+  const Impl& im = *impl_;
+  const Graph& g = im.graph;
+  st.exe = shared_from_this();
+  st.threads = threads;
+  st.node_ms.assign(g.nodes.size(), 0.0);
+  st.branch_status.assign(im.branches + 1, Status::ok());
+  try {
+    st.arena_bytes = im.plan.arena_bytes;
+    st.arena = aligned_buffer(static_cast<size_t>(st.arena_bytes));
+    auto& eng = cpu_engine();
+    for (int b = 0; b <= im.branches; ++b) {
+      size_t scratch = 0;
+      for (int si : im.branch_steps[b]) scratch = std::max(scratch, im.steps[si].scratch_bytes);
+      st.scratch.push_back(aligned_buffer(scratch));
+      st.streams.emplace_back(eng);
+    }
+    st.head_scratch.assign(
+        static_cast<size_t>((im.branches + 1) * std::max<int64_t>(1, im.head_scratch)), 0.f);
+    st.args.resize(im.steps.size());
+    auto mem = [&](const dnnl::memory::desc& md, const void* p) {
+      st.keep.emplace_back(md, eng, const_cast<void*>(p));
+      return st.keep.back().get();
+    };
+    uint8_t* arena = st.arena.get();
+    for (size_t si = 0; si < im.steps.size(); ++si) {
+      const Step& s = im.steps[si];
+      if (!s.onednn) continue;
+      const Node& n = g.nodes[s.node];
+      const int slot = n.branch + 1;
+      dnnl_memory_t scratch = mem(s.pd.scratchpad_desc(), st.scratch[slot].get());
+      uint8_t* in = arena + im.plan.offset[n.inputs[0]];
+      uint8_t* out = arena + im.plan.offset[n.output];
+      for (int k = 0; k < s.runs; ++k)
+        for (int m = 0; m < s.persons; ++m) {
+          std::vector<dnnl_exec_arg_t> a;
+          size_t src_off = 0, dst_off = 0;
+          if (n.op == Op::kGcnConv) {
+            const auto& shape = g.values[n.output].shape;  // M K V T C
+            const size_t vt = static_cast<size_t>(shape[2] * shape[3]);
+            src_off = m * vt * g.values[n.inputs[0]].shape[3] * 4;
+            dst_off = (static_cast<size_t>(m) * shape[1] + k) * vt * shape[4] * 4;
+          }
+          if (n.op == Op::kAggregate) {
+            const auto& gm = g.constants[n.as<ir::AggregateAttrs>().gemm_matrix].data;
+            a.push_back({DNNL_ARG_SRC, mem(s.pd.src_desc(), gm.data())});
+            a.push_back({DNNL_ARG_WEIGHTS, mem(s.pd.weights_desc(), in)});
+          } else {
+            a.push_back({DNNL_ARG_SRC, mem(s.pd.src_desc(), in + src_off)});
+            a.push_back({DNNL_ARG_WEIGHTS, mem(s.pd.weights_desc(), s.weights[k])});
+          }
+          if (s.bias)
+            a.push_back({DNNL_ARG_BIAS, mem(s.pd.query_md(dnnl::query::weights_md, 1),
+                                            s.bias + k * s.bias_stride)});
+          a.push_back({DNNL_ARG_DST, mem(s.pd.dst_desc(), out + dst_off)});
+          a.push_back({DNNL_ARG_SCRATCHPAD, scratch});
+          st.args[si].push_back(std::move(a));
+        }
+    }
+  } catch (const dnnl::error& e) {
+    return Status(ErrorCode::kInternal, fmt::format("oneDNN: {}", e.what()));
+  } catch (const std::bad_alloc&) {
+    return Status(ErrorCode::kInternal,
+                  fmt::format("out of memory for a {}-byte arena", st.arena_bytes));
+  }
+  return r;
+}
+
+Runner::~Runner() = default;
+void Runner::set_profiling(bool on) {
+  state_->profiling = on;
+  std::fill(state_->node_ms.begin(), state_->node_ms.end(), 0.0);
+}
+const std::vector<double>& Runner::node_ms() const { return state_->node_ms; }
+int64_t Runner::arena_bytes() const { return state_->arena_bytes; }
+void Runner::skip_library_calls_for_testing(bool on) { state_->skip_library = on; }
+int Runner::onednn_calls_per_sample() const {
+  int n = 0;
+  for (const auto& a : state_->args) n += static_cast<int>(a.size());
+  return n;
+}
+
+namespace {
+
+struct Exec {
+  Runner::State& st;
+  const Executable::Impl& im;
+  const float* input;
+  float* output;
+
+  float* ptr(ir::ValueId v, int n) const {
+    const Graph& g = im.graph;
+    if (v == g.input) return const_cast<float*>(input) + n * g.values[v].numel();
+    if (v == g.output) return output + n * g.values[v].numel();
+    uint8_t* base = st.arena.get() + im.plan.offset[v];
+    if (im.plan.per_sample[v]) base += static_cast<int64_t>(n) * aligned_bytes(g.values[v]);
+    return reinterpret_cast<float*>(base);
+  }
+  const float* cdata(ConstId c) const {
+    return c == kNoConst ? nullptr : im.graph.constants[c].data.data();
+  }
+
+  Status step(int si, int n) const {
+    const Step& s = im.steps[si];
+    const Node& node = im.graph.nodes[s.node];
+    const Graph& g = im.graph;
+    const auto& in_shape =
+        node.inputs.empty() ? g.values[node.output].shape : g.values[node.inputs[0]].shape;
+    const int slot = node.branch + 1;
+    if (s.onednn) {
+      if (s.copy_residual) {
+        const ir::Value& out = g.values[node.output];
+        std::memcpy(ptr(node.output, n), ptr(node.inputs[1], n),
+                    static_cast<size_t>(out.numel()) * 4);
+      }
+      for (const auto& args : st.args[si]) {
+        if (st.skip_library) break;
+        dnnl_status_t rc = dnnl_primitive_execute(s.prim.get(), st.streams[slot].get(),
+                                                  static_cast<int>(args.size()), args.data());
+        if (rc != dnnl_success)
+          return Status(ErrorCode::kInternal, fmt::format("oneDNN failed on node '{}' (status {})",
+                                                          node.name, static_cast<int>(rc)));
+      }
+      return Status::ok();
+    }
+    float* out = ptr(node.output, n);
+    switch (node.op) {
+      case Op::kInput: break;
+      case Op::kMotion:
+        kernels::motion(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
+                        in_shape[3], node.as<ir::MotionAttrs>().mode);
+        break;
+      case Op::kDataBn: {
+        const auto& a = node.as<ir::DataBnAttrs>();
+        kernels::data_bn(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
+                         in_shape[3], cdata(a.scale), cdata(a.shift));
+        break;
+      }
+      case Op::kAggregate: {
+        const auto& a = node.as<ir::AggregateAttrs>();
+        kernels::aggregate_dense(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
+                                 in_shape[3], in_shape[4], cdata(a.adjacency), cdata(a.importance),
+                                 cdata(a.bias), a.relu);
+        break;
+      }
+      case Op::kBatchNorm: {
+        const auto& a = node.as<ir::BatchNormAttrs>();
+        const int64_t C = in_shape.back();
+        kernels::channel_affine(ptr(node.inputs[0], n), out, g.values[node.output].numel() / C, C,
+                                cdata(a.scale), cdata(a.shift));
+        break;
+      }
+      case Op::kRelu:
+        kernels::relu(ptr(node.inputs[0], n), out, g.values[node.output].numel());
+        break;
+      case Op::kAdd:
+        kernels::add(ptr(node.inputs[0], n), ptr(node.inputs[1], n), out,
+                     g.values[node.output].numel(), node.as<ir::AddAttrs>().relu);
+        break;
+      case Op::kGlobalPool:
+        kernels::global_pool(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1] * in_shape[2],
+                             in_shape[3]);
+        break;
+      case Op::kPersonMean:
+        kernels::person_mean(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1]);
+        break;
+      case Op::kFcn: {
+        const auto& a = node.as<ir::FcnAttrs>();
+        kernels::fcn(ptr(node.inputs[0], n), out, in_shape[0], g.values[node.output].shape[0],
+                     cdata(a.weight), cdata(a.bias));
+        break;
+      }
+      case Op::kHead: {
+        const auto& a = node.as<ir::HeadAttrs>();
+        kernels::head(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1] * in_shape[2],
+                      in_shape[3], g.values[node.output].shape[0], cdata(a.weight), cdata(a.bias),
+                      st.head_scratch.data() + slot * std::max<int64_t>(1, im.head_scratch));
+        break;
+      }
+      case Op::kGcnConv:
+      case Op::kTemporalConv:
+      case Op::kResidualConv:
+        return Status(ErrorCode::kInternal, fmt::format("node '{}' has no kernel", node.name));
+    }
+    return Status::ok();
+  }
+
+  Status slot(int slot_index, int batch) const {
+    for (int n = 0; n < batch; ++n)
+      for (int si : im.branch_steps[slot_index]) {
+        auto t0 = std::chrono::steady_clock::now();
+        STGCN_RETURN_IF_ERROR(step(si, n));
+        if (st.profiling)
+          st.node_ms[im.steps[si].node] +=
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                  .count();
+      }
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+Status Runner::run(const float* input, int batch, float* output) {
+  State& st = *state_;
+  const Executable::Impl& im = st.exe->impl();
+  if (batch < 1 || batch > im.max_batch)
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("batch {} is outside 1..{} (the engine's maximum batch)", batch, im.max_batch));
+  Exec ex{st, im, input, output};
+  if (im.branches >= 2 && st.threads >= 2) {
+    const int inner = st.threads / im.branches;
+    omp_set_max_active_levels(inner > 1 ? 2 : 1);
+#pragma omp parallel num_threads(im.branches)
+    {
+      const int b = omp_get_thread_num();
+      omp_set_num_threads(inner);
+      st.branch_status[b + 1] = ex.slot(b + 1, batch);
+    }
+    for (int b = 1; b <= im.branches; ++b) STGCN_RETURN_IF_ERROR(st.branch_status[b]);
+  } else {
+    omp_set_num_threads(st.threads);
+    for (int b = 1; b <= im.branches; ++b) STGCN_RETURN_IF_ERROR(ex.slot(b, batch));
+  }
+  return ex.slot(0, batch);
+}
+
+}  // namespace stgcn::cpu

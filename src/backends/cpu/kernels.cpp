@@ -1,0 +1,122 @@
+#include "backends/cpu/kernels.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace stgcn::cpu::kernels {
+
+void motion(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
+            MotionMode mode) {
+  const int64_t frame = V * M;
+  for (int64_t c = 0; c < C; ++c) {
+    const float* xc = x + c * T * frame;
+    float* oc = out + c * T * frame;
+    for (int64_t t = 0; t < T; ++t) {
+      float* o = oc + t * frame;
+      const float* cur = xc + t * frame;
+      if (mode == MotionMode::kFirstDifference) {
+        if (t == 0) {
+          std::fill(o, o + frame, 0.f);
+        } else {
+          const float* prev = cur - frame;
+          for (int64_t i = 0; i < frame; ++i) o[i] = cur[i] - prev[i];
+        }
+      } else {
+        if (t == 0 || t == T - 1) {
+          std::fill(o, o + frame, 0.f);
+        } else {
+          const float* prev = cur - frame;
+          const float* next = cur + frame;
+          for (int64_t i = 0; i < frame; ++i) o[i] = cur[i] - 0.5f * next[i] - 0.5f * prev[i];
+        }
+      }
+    }
+  }
+}
+
+void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
+             const float* scale, const float* shift) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t v = 0; v < V; ++v)
+      for (int64_t t = 0; t < T; ++t) {
+        float* o = out + ((m * V + v) * T + t) * C;
+        for (int64_t c = 0; c < C; ++c)
+          o[c] = x[((c * T + t) * V + v) * M + m] * scale[v * C + c] + shift[v * C + c];
+      }
+}
+
+void channel_affine(const float* x, float* out, int64_t rows, int64_t C, const float* scale,
+                    const float* shift) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < C; ++c) out[r * C + c] = x[r * C + c] * scale[c] + shift[c];
+}
+
+void relu(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::max(x[i], 0.f);
+}
+
+void add(const float* a, const float* b, float* out, int64_t n, bool relu) {
+  if (relu)
+    for (int64_t i = 0; i < n; ++i) out[i] = std::max(a[i] + b[i], 0.f);
+  else
+    for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void aggregate_dense(const float* y, float* out, int64_t M, int64_t K, int64_t V, int64_t T,
+                     int64_t C, const float* A, const float* importance, const float* bias,
+                     bool relu) {
+  const int64_t TC = T * C;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t w = 0; w < V; ++w) {
+      float* o = out + (m * V + w) * TC;
+      for (int64_t i = 0; i < TC; ++i) o[i] = bias ? bias[i % C] : 0.f;
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t v = 0; v < V; ++v) {
+          const int64_t a_idx = (k * V + v) * V + w;
+          const float a = A[a_idx] * (importance ? importance[a_idx] : 1.f);
+          if (a == 0.f) continue;
+          const float* src = y + ((m * K + k) * V + v) * TC;
+          for (int64_t i = 0; i < TC; ++i) o[i] += a * src[i];
+        }
+      if (relu)
+        for (int64_t i = 0; i < TC; ++i) o[i] = std::max(o[i], 0.f);
+    }
+}
+
+void global_pool(const float* x, float* out, int64_t M, int64_t VT, int64_t C) {
+  for (int64_t m = 0; m < M; ++m) {
+    float* o = out + m * C;
+    std::fill(o, o + C, 0.f);
+    for (int64_t r = 0; r < VT; ++r)
+      for (int64_t c = 0; c < C; ++c) o[c] += x[(m * VT + r) * C + c];
+    for (int64_t c = 0; c < C; ++c) o[c] /= static_cast<float>(VT);
+  }
+}
+
+void person_mean(const float* x, float* out, int64_t M, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    float s = 0.f;
+    for (int64_t m = 0; m < M; ++m) s += x[m * C + c];
+    out[c] = s / static_cast<float>(M);
+  }
+}
+
+void fcn(const float* x, float* out, int64_t C, int64_t classes, const float* w, const float* b) {
+  for (int64_t j = 0; j < classes; ++j) {
+    float s = b ? b[j] : 0.f;
+    for (int64_t c = 0; c < C; ++c) s += w[j * C + c] * x[c];
+    out[j] = s;
+  }
+}
+
+void head(const float* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
+          const float* w, const float* b, float* scratch) {
+  std::fill(scratch, scratch + C, 0.f);
+  for (int64_t r = 0; r < M * VT; ++r)
+    for (int64_t c = 0; c < C; ++c) scratch[c] += x[r * C + c];
+  const float inv = 1.f / static_cast<float>(M * VT);
+  for (int64_t c = 0; c < C; ++c) scratch[c] *= inv;
+  fcn(scratch, out, C, classes, w, b);
+}
+
+}  // namespace stgcn::cpu::kernels

@@ -1,0 +1,39 @@
+// The CPU backend's own small kernels: the cheap ops oneDNN has no single
+// primitive for (input transform, head) and the unfused forms the passes
+// normally remove (they keep every pass disable-able). Plain loops the
+// compiler vectorises; each is tested against the reference executor.
+#pragma once
+
+#include <cstdint>
+
+#include "stgcn/model.h"
+
+namespace stgcn::cpu::kernels {
+
+// (C, T, V, M) -> (C, T, V, M) motion of one sample.
+void motion(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
+            MotionMode mode);
+// (C, T, V, M) -> (M, V, T, C), y = x * scale[v*C + c] + shift[v*C + c].
+void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
+             const float* scale, const float* shift);
+// y = x * scale[c] + shift[c] over rows of C.
+void channel_affine(const float* x, float* out, int64_t rows, int64_t C, const float* scale,
+                    const float* shift);
+void relu(const float* x, float* out, int64_t n);
+void add(const float* a, const float* b, float* out, int64_t n, bool relu);
+// Dense aggregation (M, K, V, T, C) -> (M, V, T, C): A (K, V, V) [k, v, w],
+// optional importance (K, V, V), optional bias (C), optional ReLU.
+void aggregate_dense(const float* y, float* out, int64_t M, int64_t K, int64_t V, int64_t T,
+                     int64_t C, const float* A, const float* importance, const float* bias,
+                     bool relu);
+// (M, V, T, C) -> (M, C) mean over V, T.
+void global_pool(const float* x, float* out, int64_t M, int64_t VT, int64_t C);
+// (M, C) -> (C) mean over persons.
+void person_mean(const float* x, float* out, int64_t M, int64_t C);
+// (C) -> (classes): w (classes, C), optional bias.
+void fcn(const float* x, float* out, int64_t C, int64_t classes, const float* w, const float* b);
+// Fused pool + person mean + fcn: (M, V, T, C) -> (classes). `scratch` holds C floats.
+void head(const float* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
+          const float* w, const float* b, float* scratch);
+
+}  // namespace stgcn::cpu::kernels

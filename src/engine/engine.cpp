@@ -1,0 +1,338 @@
+#include "stgcn/engine.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "backends/cpu/cpu_backend.h"
+#include "engine/engine_file.h"
+#include "engine/graph_json.h"
+#include "ir/from_model.h"
+#include "passes/passes.h"
+#include "stgcn/npy.h"
+
+#ifndef STGCN_VERSION
+#define STGCN_VERSION "dev"
+#endif
+
+namespace stgcn {
+using nlohmann::json;
+
+namespace {
+
+std::string cpu_model_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string s = line.substr(colon + 1);
+        s.erase(0, s.find_first_not_of(' '));
+        return s;
+      }
+    }
+  return "unknown";
+}
+
+Status with_path(const std::string& path, const Status& st) {
+  if (st.is_ok()) return st;
+  const std::string prefix = fmt::format("cannot load '{}': ", path);
+  if (st.message().rfind(prefix, 0) == 0) return st;
+  return Status(st.code(), prefix + st.message());
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  std::unique_ptr<engine::MappedEngineFile> file;
+  EngineInfo info;
+  std::shared_ptr<const cpu::Executable> exe;
+};
+
+struct Context::Impl {
+  std::shared_ptr<const Engine> engine;  // keeps the mapping alive
+  std::unique_ptr<cpu::Runner> runner;
+  int threads = 1;
+};
+
+Engine::Engine() : impl_(std::make_unique<Impl>()) {}
+Engine::~Engine() = default;
+Context::Context() : impl_(std::make_unique<Impl>()) {}
+Context::~Context() = default;
+
+const EngineInfo& Engine::info() const { return impl_->info; }
+std::span<const uint8_t> Engine::bytes() const { return impl_->file->bytes(); }
+std::string Engine::graph_text() const { return ir::to_text(impl_->exe->graph()); }
+
+Status Engine::save(const std::string& path) const {
+  auto b = bytes();
+  return write_file_atomic(path,
+                           std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+}
+
+Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
+                                                    const BuildOptions& options) {
+  if (options.precision != "fp32")
+    return Status(ErrorCode::kUnsupported,
+                  fmt::format("precision '{}' is not available in this build (fp32 only)",
+                              options.precision));
+  if (options.T < 1 || options.T > 100000 || options.M < 1 || options.M > 64 ||
+      options.max_batch < 1 || options.max_batch > 4096)
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("T={} M={} batch={}: need 1 <= T <= 100000, 1 <= M <= 64, 1 <= batch <= 4096",
+                    options.T, options.M, options.max_batch));
+  STGCN_ASSIGN_OR_RETURN(ir::Graph g, ir::graph_from_model(model, options.T, options.M));
+  STGCN_ASSIGN_OR_RETURN(std::vector<std::string> applied,
+                         passes::run_pipeline(g, options.disabled_passes));
+  std::string kernel_isa;
+  STGCN_RETURN_IF_ERROR(cpu::pack_weights(g, &kernel_isa));
+  const passes::MemoryPlan plan = passes::plan_memory(g, options.max_batch);
+
+  engine::EngineFileContents contents;
+  json graph = engine::graph_to_json(g);
+  int64_t weights_bytes = 0;
+  for (size_t i = 0; i < g.constants.size(); ++i) {
+    const ir::Constant& c = g.constants[i];
+    engine::FileTensor t;
+    t.name = c.name;
+    t.dims = c.shape;
+    if (c.is_packed()) {
+      t.dtype = engine::FileDType::kBytes;
+      t.layout = c.layout;
+      t.data = c.packed_bytes();
+    } else {
+      t.dtype = engine::FileDType::kF32;
+      t.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(c.data.data()),
+                                        c.data.size() * 4);
+    }
+    weights_bytes += static_cast<int64_t>(t.data.size());
+    graph["constants"][i]["tensor"] = t.name;
+    contents.tensors.push_back(std::move(t));
+  }
+  json meta;
+  meta["format"] = "stgcn-engine";
+  meta["toolkit_version"] = STGCN_VERSION;
+  meta["precision"] = options.precision;
+  meta["kernel_isa"] = kernel_isa;
+  meta["onednn_version"] = cpu::onednn_version();
+  meta["build_cpu"] = cpu_model_name();
+  meta["T"] = options.T;
+  meta["M"] = options.M;
+  meta["max_batch"] = options.max_batch;
+  meta["macs"] = count_macs(model.spec, options.T, options.M);
+  meta["weights_bytes"] = weights_bytes;
+  meta["arena_bytes"] = plan.arena_bytes;
+  meta["passes_applied"] = applied;
+  meta["passes_disabled"] = options.disabled_passes;
+  meta["spec"] = engine::spec_to_json(model.spec);
+  meta["graph"] = graph;
+  contents.metadata_json = meta.dump(1, ' ', false, json::error_handler_t::replace);
+  STGCN_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, engine::serialize_engine_file(contents));
+  return from_bytes(std::move(bytes), "<built engine>");
+}
+
+namespace {
+
+Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl& impl) {
+  const std::string& name = file->path();
+  json meta = json::parse(file->metadata_json(), nullptr, /*allow_exceptions=*/false);
+  if (meta.is_discarded() || !meta.is_object())
+    return Status(ErrorCode::kCorrupt, fmt::format("cannot load '{}': metadata is not JSON", name));
+  auto str = [&](const char* k) -> std::string {
+    auto it = meta.find(k);
+    return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto num = [&](const char* k) -> int64_t {
+    auto it = meta.find(k);
+    return it != meta.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+  };
+  if (str("format") != "stgcn-engine")
+    return Status(ErrorCode::kCorrupt,
+                  fmt::format("cannot load '{}': metadata is not an stgcn engine's", name));
+  EngineInfo& info = impl.info;
+  info.precision = str("precision");
+  info.kernel_isa = str("kernel_isa");
+  info.onednn_version = str("onednn_version");
+  info.build_cpu = str("build_cpu");
+  info.toolkit_version = str("toolkit_version");
+  info.T = static_cast<int>(num("T"));
+  info.M = static_cast<int>(num("M"));
+  info.max_batch = static_cast<int>(num("max_batch"));
+  info.macs = num("macs");
+  info.format_version = file->format_version();
+  info.file_bytes = static_cast<int64_t>(file->file_size());
+  if (info.precision != "fp32")
+    return Status(ErrorCode::kUnsupported,
+                  fmt::format("cannot load '{}': precision '{}' is not supported by this build",
+                              name, info.precision));
+  if (info.T < 1 || info.M < 1 || info.max_batch < 1 || info.max_batch > 4096)
+    return Status(ErrorCode::kCorrupt,
+                  fmt::format("cannot load '{}': bad T/M/max_batch in metadata", name));
+  // The CPU must have the ISA the kernels were chosen (and weights packed) for.
+  const unsigned need = cpu::isa_bits(info.kernel_isa);
+  if (need == 0 && info.kernel_isa != "generic")
+    return Status(ErrorCode::kCorrupt,
+                  fmt::format("cannot load '{}': unknown ISA '{}'", name, info.kernel_isa));
+  if ((cpu::cpu_isa_bits() & need) != need)
+    return Status(
+        ErrorCode::kUnsupported,
+        fmt::format("cannot load '{}': the engine needs {} kernels (built on {}), this CPU "
+                    "offers {}: rebuild the engine on this machine",
+                    name, info.kernel_isa, info.build_cpu, cpu::cpu_isa_name()));
+  for (const char* k : {"passes_applied", "passes_disabled"}) {
+    auto it = meta.find(k);
+    if (it != meta.end() && it->is_array())
+      for (const json& p : *it)
+        if (p.is_string())
+          (k[7] == 'a' ? info.passes_applied : info.passes_disabled)
+              .push_back(p.get<std::string>());
+  }
+  auto spec = engine::spec_from_json(meta.value("spec", json()));
+  if (!spec.is_ok()) return with_path(name, spec.status());
+  info.spec = *spec;
+  auto graph = engine::graph_from_json(meta.value("graph", json()));
+  if (!graph.is_ok()) return with_path(name, graph.status());
+  ir::Graph g = std::move(*graph);
+  const json& jconsts = meta["graph"]["constants"];
+  int64_t weights = 0;
+  for (size_t i = 0; i < g.constants.size(); ++i) {
+    ir::Constant& c = g.constants[i];
+    const json& jc = jconsts[i];
+    const std::string tname = jc.value("tensor", std::string());
+    const engine::FileTensor* t = file->find(tname);
+    if (t == nullptr)
+      return Status(
+          ErrorCode::kCorrupt,
+          fmt::format("cannot load '{}': constant '{}' has no tensor '{}'", name, c.name, tname));
+    if (t->dims != c.shape)
+      return Status(ErrorCode::kCorrupt,
+                    fmt::format("cannot load '{}': tensor '{}' shape differs from its constant",
+                                name, tname));
+    weights += static_cast<int64_t>(t->data.size());
+    if (t->dtype == engine::FileDType::kF32) {
+      c.data.resize(t->data.size() / 4);
+      std::memcpy(c.data.data(), t->data.data(), c.data.size() * 4);
+    } else if (t->dtype == engine::FileDType::kBytes && !t->layout.empty()) {
+      c.layout = t->layout;
+      c.mapped = t->data;
+    } else {
+      return Status(ErrorCode::kCorrupt,
+                    fmt::format("cannot load '{}': tensor '{}' has dtype {}", name, tname,
+                                engine::file_dtype_name(t->dtype)));
+    }
+  }
+  info.weights_bytes = weights;
+  Status st = ir::verify(g);
+  if (!st.is_ok()) return with_path(name, st);
+  auto exe = cpu::Executable::prepare(g, info.max_batch);
+  if (!exe.is_ok()) return with_path(name, exe.status());
+  impl.exe = *exe;
+  info.arena_bytes = impl.exe->plan().arena_bytes;
+  impl.file = std::move(file);
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Engine>> Engine::from_bytes(std::vector<uint8_t> bytes,
+                                                         const std::string& name) {
+  STGCN_ASSIGN_OR_RETURN(auto file, engine::MappedEngineFile::from_bytes(std::move(bytes), name));
+  std::shared_ptr<Engine> e(new Engine());
+  STGCN_RETURN_IF_ERROR(finish_load(std::move(file), *e->impl_));
+  return std::shared_ptr<const Engine>(e);
+}
+
+Result<std::shared_ptr<const Engine>> Engine::load(const std::string& path) {
+  STGCN_ASSIGN_OR_RETURN(auto file, engine::MappedEngineFile::open(path));
+  std::shared_ptr<Engine> e(new Engine());
+  STGCN_RETURN_IF_ERROR(finish_load(std::move(file), *e->impl_));
+  return std::shared_ptr<const Engine>(e);
+}
+
+Result<std::unique_ptr<Context>> Engine::create_context(int threads) const {
+  if (threads <= 0) threads = std::max(1, omp_get_num_procs());
+  STGCN_ASSIGN_OR_RETURN(auto runner, impl_->exe->create_runner(threads));
+  std::unique_ptr<Context> c(new Context());
+  c->impl_->engine = shared_from_this();
+  c->impl_->runner = std::move(runner);
+  c->impl_->threads = threads;
+  return c;
+}
+
+int Context::threads() const { return impl_->threads; }
+int64_t Context::arena_bytes() const { return impl_->runner->arena_bytes(); }
+void Context::set_profiling(bool on) { impl_->runner->set_profiling(on); }
+
+std::vector<NodeTime> Context::profile() const {
+  const auto& exe = *impl_->engine->impl_->exe;
+  const auto& ms = impl_->runner->node_ms();
+  const auto impls = exe.implementations();
+  std::vector<NodeTime> out;
+  for (size_t i = 0; i < exe.graph().nodes.size(); ++i) {
+    const ir::Node& n = exe.graph().nodes[i];
+    if (n.op == ir::Op::kInput) continue;
+    out.push_back({n.name, ir::op_name(n.op), impls[i], ms[i]});
+  }
+  return out;
+}
+
+Status Context::run(std::span<const float> input, int batch, std::span<float> logits) {
+  const EngineInfo& info = impl_->engine->info();
+  const size_t per_in = static_cast<size_t>(info.spec.C()) * info.T * info.spec.V() * info.M;
+  const size_t per_out = static_cast<size_t>(info.spec.num_class());
+  if (batch < 1 || batch > info.max_batch)
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("batch {} is outside 1..{} (the engine's maximum batch; rebuild with "
+                              "--batch to raise it)",
+                              batch, info.max_batch));
+  if (input.size() != per_in * batch || logits.size() != per_out * batch)
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("run: input holds {} floats and logits {}, expected {} x (C={}, T={}, "
+                    "V={}, M={}) and {} x {}",
+                    input.size(), logits.size(), batch, info.spec.C(), info.T, info.spec.V(),
+                    info.M, batch, per_out));
+  return impl_->runner->run(input.data(), batch, logits.data());
+}
+
+Result<Tensor> Context::run(const Tensor& input) {
+  const EngineInfo& info = impl_->engine->info();
+  const auto& s = input.shape;
+  if (s.size() != 5 || s[1] != info.spec.C() || s[2] != info.T || s[3] != info.spec.V() ||
+      s[4] != info.M)
+    return Status(
+        ErrorCode::kInvalidArgument,
+        fmt::format("input has shape ({}), the engine takes (N, {}, {}, {}, {}) (C, T, V, M "
+                    "are fixed when the engine is built: stgcn build --T --M)",
+                    fmt::join(s, ", "), info.spec.C(), info.T, info.spec.V(), info.M));
+  const int64_t N = s[0];
+  const int64_t per_in = input.numel() / std::max<int64_t>(1, N);
+  const int64_t classes = info.spec.num_class();
+  Tensor out;
+  out.shape = {N, classes};
+  out.data.assign(static_cast<size_t>(N * classes), 0.f);
+  for (int64_t n0 = 0; n0 < N; n0 += info.max_batch) {
+    const int b = static_cast<int>(std::min<int64_t>(info.max_batch, N - n0));
+    STGCN_RETURN_IF_ERROR(run(std::span<const float>(input.data.data() + n0 * per_in, b * per_in),
+                              b, std::span<float>(out.data.data() + n0 * classes, b * classes)));
+  }
+  return out;
+}
+
+bool is_engine_path(const std::string& path) {
+  if (path.size() >= 7 && path.compare(path.size() - 7, 7, ".engine") == 0) return true;
+  std::ifstream f(path, std::ios::binary);
+  char magic[8] = {};
+  f.read(magic, 8);
+  return f.gcount() == 8 && std::memcmp(magic, "STGCNENG", 8) == 0;
+}
+
+}  // namespace stgcn

@@ -1,0 +1,359 @@
+// `stgcn build`, `stgcn bench`, and the engine side of `inspect` / `infer`.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "backends/cpu/cpu_backend.h"
+#include "commands.h"
+#include "passes/passes.h"
+#include "stgcn/engine.h"
+#include "stgcn/npy.h"
+#include "stgcn/reference.h"
+
+namespace stgcn::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      std::string s = line.substr(line.find(':') + 1);
+      s.erase(0, s.find_first_not_of(' '));
+      return s;
+    }
+  return "unknown";
+}
+
+int64_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Engine>> EngineFlags::get(int default_batch) const {
+  if (is_engine_path(model.path)) return Engine::load(model.path);
+  STGCN_ASSIGN_OR_RETURN(Model m, model.load());
+  BuildOptions o;
+  o.T = T;
+  o.M = M;
+  o.max_batch = std::max(batch, default_batch);
+  o.precision = precision;
+  o.disabled_passes = disabled_passes;
+  return Engine::build(m, o);
+}
+
+void EngineFlags::add_to(CLI::App* app, bool with_batch) {
+  model.add_to(app);
+  app->add_option("--T", T, "Frames per window (fixed in the engine)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app->add_option("--M", M, "Persons per sample (fixed in the engine)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  if (with_batch)
+    app->add_option("--batch", batch, "Largest batch N the engine runs")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 4096));
+  app->add_option("--precision", precision, "Compute precision")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "int8"}));
+  app->add_option("--disable-pass", disabled_passes,
+                  "Skip a graph pass (repeatable; see --list-passes)");
+}
+
+std::string engine_summary(const Engine& e, const std::string& path) {
+  const EngineInfo& i = e.info();
+  const StreamSpec& s = i.spec.streams.front();
+  std::string out;
+  out += fmt::format("engine:           {}\n", path);
+  out += fmt::format("format version:   {}  (stgcn {}, oneDNN {})\n", i.format_version,
+                     i.toolkit_version, i.onednn_version);
+  out += fmt::format("precision:        {}\n", i.precision);
+  out += fmt::format("kernels:          {} (built on {})\n", i.kernel_isa, i.build_cpu);
+  out += fmt::format(
+      "streams:          {}{}\n", i.spec.streams.size(),
+      i.spec.two_stream ? fmt::format(" (motion {})", motion_mode_name(i.spec.motion)) : "");
+  out += fmt::format("layout:           {} ({})\n", i.spec.layout, i.spec.strategy);
+  out += fmt::format("input:            (N<={}, C={}, T={}, V={}, M={})\n", i.max_batch, s.C, i.T,
+                     s.V, i.M);
+  out += fmt::format("classes:          {}\n", s.num_class);
+  out += fmt::format("MACs per sample:  {:.2f} G\n", i.macs / 1e9);
+  out += fmt::format("weights:          {:.2f} MB packed\n", i.weights_bytes / 1e6);
+  out += fmt::format("activations:      {:.2f} MB arena per context\n", i.arena_bytes / 1e6);
+  out += fmt::format("file size:        {:.2f} MB\n", i.file_bytes / 1e6);
+  out += fmt::format("passes applied:   {}\n", fmt::join(i.passes_applied, ", "));
+  if (!i.passes_disabled.empty())
+    out += fmt::format("passes disabled:  {}\n", fmt::join(i.passes_disabled, ", "));
+  return out;
+}
+
+nlohmann::json engine_json(const Engine& e, const std::string& path) {
+  const EngineInfo& i = e.info();
+  return {{"engine", path},
+          {"format_version", i.format_version},
+          {"toolkit_version", i.toolkit_version},
+          {"onednn_version", i.onednn_version},
+          {"precision", i.precision},
+          {"kernel_isa", i.kernel_isa},
+          {"build_cpu", i.build_cpu},
+          {"two_stream", i.spec.two_stream},
+          {"layout", i.spec.layout},
+          {"strategy", i.spec.strategy},
+          {"C", i.spec.C()},
+          {"V", i.spec.V()},
+          {"T", i.T},
+          {"M", i.M},
+          {"max_batch", i.max_batch},
+          {"num_class", i.spec.num_class()},
+          {"macs", i.macs},
+          {"weights_bytes", i.weights_bytes},
+          {"arena_bytes", i.arena_bytes},
+          {"file_bytes", i.file_bytes},
+          {"passes_applied", i.passes_applied},
+          {"passes_disabled", i.passes_disabled}};
+}
+
+int inspect_engine(const std::string& path, bool json, bool graph) {
+  auto e = Engine::load(path);
+  if (!e.is_ok()) return fail(e.status());
+  if (json) {
+    auto j = engine_json(**e, path);
+    if (graph) j["graph"] = (*e)->graph_text();
+    fmt::print("{}\n", j.dump(2));
+    return 0;
+  }
+  fmt::print("{}", engine_summary(**e, path));
+  if (graph) fmt::print("graph:\n{}", (*e)->graph_text());
+  return 0;
+}
+
+Subcommand add_build_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "build",
+      "Compile a model into an engine file for this CPU (passes, packed weights, memory plan)");
+  auto flags = std::make_shared<EngineFlags>();
+  auto out = std::make_shared<std::string>();
+  auto list = std::make_shared<bool>(false);
+  flags->add_to(cmd, true);
+  cmd->get_option("MODEL")->required(false);
+  cmd->add_option("--output,-o", *out, "Engine file to write (.engine)");
+  cmd->add_flag("--list-passes", *list, "List the graph passes, in order, and exit");
+  return {
+      cmd, [flags, out, list]() -> int {
+        if (*list) {
+          for (const auto& p : passes::pipeline()) fmt::print("{:22} {}\n", p.name, p.summary);
+          return 0;
+        }
+        if (flags->model.path.empty() || out->empty()) {
+          fmt::print(stderr,
+                     "stgcn: error: build needs MODEL and --output (see stgcn build --help)\n");
+          return kExitUsage;
+        }
+        if (is_engine_path(flags->model.path)) {
+          fmt::print(
+              stderr,
+              "stgcn: error: '{}' is already an engine; build takes a checkpoint or ONNX model\n",
+              flags->model.path);
+          return kExitFailure;
+        }
+        auto t0 = Clock::now();
+        auto e = flags->get(1);
+        if (!e.is_ok()) return fail(e.status());
+        Status st = (*e)->save(*out);
+        if (!st.is_ok()) return fail(st);
+        fmt::print(stderr, "stgcn: built '{}' in {:.0f} ms: {} kernels, {:.2f} MB\n", *out,
+                   ms_since(t0), (*e)->info().kernel_isa, (*e)->info().file_bytes / 1e6);
+        return 0;
+      }};
+}
+
+namespace {
+
+struct Stats {
+  double min, median, p90, p99, max, mean, stdev;
+};
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto q = [&](double p) {
+    return v[std::min(v.size() - 1,
+                      static_cast<size_t>(std::ceil(p * v.size())) - (p > 0 ? 1 : 0))];
+  };
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= v.size();
+  double var = 0;
+  for (double x : v) var += (x - mean) * (x - mean);
+  return {v.front(), q(0.5), q(0.9), q(0.99), v.back(), mean, std::sqrt(var / v.size())};
+}
+
+}  // namespace
+
+Subcommand add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "Time a model or engine: latency percentiles, throughput, memory, per-layer profile");
+  struct Opts {
+    EngineFlags flags;
+    std::vector<int> batches{1};
+    std::vector<int> threads{0};
+    int iterations = 20, warmup = 3;
+    std::string json;
+    bool profile = false;
+  };
+  auto o = std::make_shared<Opts>();
+  o->flags.add_to(cmd, false);
+  cmd->add_option("--batch", o->batches, "Batch sizes, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--threads", o->threads, "Thread counts, comma-separated (0: one per core)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--iterations", o->iterations, "Timed runs per configuration")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--warmup", o->warmup, "Untimed runs first")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--json", o->json, "Also write the results as JSON to this file");
+  cmd->add_flag("--profile", o->profile, "Per-layer times (median batch, first thread count)");
+  return {
+      cmd, [o]() -> int {
+        const int max_batch = *std::max_element(o->batches.begin(), o->batches.end());
+        auto t0 = Clock::now();
+        auto e = o->flags.get(max_batch);
+        if (!e.is_ok()) return fail(e.status());
+        const double load_ms = ms_since(t0);
+        const Engine& engine = **e;
+        const EngineInfo& info = engine.info();
+        if (max_batch > info.max_batch) {
+          fmt::print(
+              stderr,
+              "stgcn: error: batch {} exceeds the engine's maximum {} (rebuild with --batch {})\n",
+              max_batch, info.max_batch, max_batch);
+          return kExitFailure;
+        }
+        const bool is_engine = is_engine_path(o->flags.model.path);
+        nlohmann::json j;
+        j["tool"] = "stgcn";
+        j["version"] = STGCN_VERSION;
+        j["model"] = o->flags.model.path;
+        j["engine_size_bytes"] = info.file_bytes;
+        j[is_engine ? "load_ms" : "build_ms"] = load_ms;
+        j["machine"] = {{"cpu", cpu_model()},
+                        {"cores", omp_get_num_procs()},
+                        {"isa", cpu::cpu_isa_name()},
+                        {"onednn", cpu::onednn_version()}};
+        j["weights_bytes"] = info.weights_bytes;
+        j["activations_bytes"] = info.arena_bytes;
+        j["macs"] = info.macs;
+        j["results"] = nlohmann::json::array();
+        fmt::print("{}: {} {}, {} (T={}, V={}, M={}), {} kernels on {} ({} cores), oneDNN {}\n",
+                   o->flags.model.path, is_engine ? "loaded in" : "built in",
+                   fmt::format("{:.1f} ms", load_ms), info.precision, info.T, info.spec.V(), info.M,
+                   info.kernel_isa, cpu_model(), omp_get_num_procs(), cpu::onednn_version());
+        fmt::print("{:>5} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>10}\n", "batch", "threads",
+                   "min ms", "median", "p90", "p99", "stdev", "samples/s", "GFLOP/s");
+        const size_t per_in = static_cast<size_t>(info.spec.C()) * info.T * info.spec.V() * info.M;
+        std::mt19937 rng(7);
+        std::normal_distribution<float> dist(0.f, 1.f);
+        std::vector<float> input(per_in * max_batch);
+        for (float& x : input) x = dist(rng);
+        std::vector<float> logits(static_cast<size_t>(info.spec.num_class()) * max_batch);
+        for (int threads : o->threads) {
+          auto ctx = engine.create_context(threads);
+          if (!ctx.is_ok()) return fail(ctx.status());
+          for (int batch : o->batches) {
+            std::span<const float> in(input.data(), per_in * batch);
+            std::span<float> out(logits.data(), static_cast<size_t>(info.spec.num_class()) * batch);
+            for (int i = 0; i < o->warmup; ++i) {
+              Status st = (*ctx)->run(in, batch, out);
+              if (!st.is_ok()) return fail(st);
+            }
+            std::vector<double> times;
+            for (int i = 0; i < o->iterations; ++i) {
+              auto t = Clock::now();
+              Status st = (*ctx)->run(in, batch, out);
+              times.push_back(ms_since(t));
+              if (!st.is_ok()) return fail(st);
+            }
+            Stats s = stats(times);
+            const double tput = batch * 1000.0 / s.median;
+            const double gflops = 2.0 * info.macs * batch / (s.median * 1e6);
+            fmt::print(
+                "{:>5} {:>7} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>11.1f} {:>10.1f}\n",
+                batch, (*ctx)->threads(), s.min, s.median, s.p90, s.p99, s.stdev, tput, gflops);
+            j["results"].push_back({{"batch", batch},
+                                    {"threads", (*ctx)->threads()},
+                                    {"iterations", o->iterations},
+                                    {"warmup", o->warmup},
+                                    {"latency_ms",
+                                     {{"min", s.min},
+                                      {"median", s.median},
+                                      {"p90", s.p90},
+                                      {"p99", s.p99},
+                                      {"max", s.max},
+                                      {"mean", s.mean},
+                                      {"stdev", s.stdev}}},
+                                    {"throughput_per_s", tput},
+                                    {"gflops", gflops},
+                                    {"peak_rss_bytes", peak_rss_bytes()},
+                                    {"samples_ms", times}});
+          }
+        }
+        fmt::print(
+            "peak RSS {:.1f} MB (weights {:.1f} MB + activations {:.1f} MB per context), engine "
+            "file {:.1f} MB\n",
+            peak_rss_bytes() / 1e6, info.weights_bytes / 1e6, info.arena_bytes / 1e6,
+            info.file_bytes / 1e6);
+        if (o->profile) {
+          auto ctx = engine.create_context(o->threads.front());
+          if (!ctx.is_ok()) return fail(ctx.status());
+          const int batch = o->batches.front();
+          std::span<const float> in(input.data(), per_in * batch);
+          std::span<float> out(logits.data(), static_cast<size_t>(info.spec.num_class()) * batch);
+          for (int i = 0; i < std::max(1, o->warmup); ++i) (void)(*ctx)->run(in, batch, out);
+          (*ctx)->set_profiling(true);
+          for (int i = 0; i < o->iterations; ++i) (void)(*ctx)->run(in, batch, out);
+          auto prof = (*ctx)->profile();
+          double total = 0;
+          for (auto& p : prof) total += p.ms;
+          fmt::print(
+              "\nper-layer time (batch {}, {} threads; streams overlap when run concurrently):\n",
+              batch, (*ctx)->threads());
+          fmt::print("{:<24} {:<14} {:>9} {:>6}  {}\n", "node", "op", "ms", "%", "kernel");
+          j["profile"] = nlohmann::json::array();
+          for (auto& p : prof) {
+            const double ms = p.ms / o->iterations;
+            fmt::print("{:<24} {:<14} {:>9.3f} {:>5.1f}%  {}\n", p.node, p.op, ms,
+                       100 * p.ms / std::max(total, 1e-9),
+                       p.implementation.empty() ? "stgcn" : p.implementation);
+            j["profile"].push_back(
+                {{"node", p.node}, {"op", p.op}, {"ms", ms}, {"kernel", p.implementation}});
+          }
+        }
+        if (!o->json.empty()) {
+          Status st = write_file_atomic(o->json, j.dump(2) + "\n");
+          if (!st.is_ok()) return fail(st);
+        }
+        return 0;
+      }};
+}
+
+}  // namespace stgcn::cli
