@@ -18,6 +18,7 @@
 
 #include "engine/engine_file.h"
 #include "onnx/export_sha256.h"
+#include "stgcn/engine.h"
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 
@@ -151,6 +152,10 @@ void check_open(const Bytes& in) {
   EngineFileContents again{f.metadata_json(), f.tensors()};
   auto out = stgcn::engine::serialize_engine_file(again);
   if (!out.is_ok() || *out != in) __builtin_trap();
+  // The engine loader on a valid container: metadata JSON, model spec, graph,
+  // verifier, ISA check, backend preparation. Any refusal is one clean line.
+  auto engine = stgcn::Engine::from_bytes(in, kName);
+  if (!engine.is_ok()) check_message(engine.status(), std::string("cannot load '") + kName + "': ");
 }
 
 }  // namespace

@@ -20,6 +20,11 @@ if [ -d "$FIXTURES" ]; then
   find "$FIXTURES" -name '*.onnx' -size -300k -exec cp {} build-fuzz/corpus/onnx/ \; 2>/dev/null || true
   # Engine files: fuzz_engine also generates valid files itself, so an empty corpus works too.
   find "$FIXTURES" -name '*.engine' -size -2M -exec cp {} build-fuzz/corpus/engine/ \; 2>/dev/null || true
+  # A real engine (small model, short window) so the loader's metadata and graph checks are reached.
+  if [ -x build/stgcn ] && [ -f "$FIXTURES/cases/openpose_spatial/model.pt" ]; then
+    build/stgcn build "$FIXTURES/cases/openpose_spatial/model.pt" --T 12 \
+      -o build-fuzz/corpus/engine/openpose_t12.engine 2>/dev/null || true
+  fi
 fi
 cp models/demo/*.npy build-fuzz/corpus/npy/ 2>/dev/null || true
 for target in checkpoint npy onnx engine; do

@@ -15,7 +15,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev
-  libdnnl-dev
+  libdnnl-dev libomp-dev
   clang libclang-rt-14-dev
   python3 python3-venv python3-numpy python3-torch python3-onnx
   python3-matplotlib

@@ -53,6 +53,10 @@ struct ModelFlags {
   }
 
   stgcn::Result<stgcn::Model> load() const {
+    if (stgcn::is_engine_path(path))
+      return stgcn::Status(stgcn::ErrorCode::kInvalidArgument,
+                           "'" + path + "' is an engine: this command needs the checkpoint or ONNX "
+                           "model it was built from (an engine holds folded, packed weights)");
     stgcn::LoadOptions opt;
     if (!layout.empty()) opt.layout = layout;
     if (!strategy.empty()) {

@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <omp.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -38,10 +37,15 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// The process's peak resident set (VmHWM). Not getrusage's ru_maxrss: that
+// survives execve, so a child of a big process (a Python benchmark driver)
+// would report its parent's peak.
 int64_t peak_rss_bytes() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  return 0;
 }
 
 }  // namespace

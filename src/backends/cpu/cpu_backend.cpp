@@ -265,7 +265,6 @@ Status pack_weights(Graph& g, std::string* kernel_isa) {
 struct Step {
   int node = 0;
   bool onednn = false;
-  dnnl::primitive prim;
   dnnl::primitive_desc pd;
   int runs = 1;
   int persons = 1;
@@ -330,7 +329,6 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
         PrimSpec ps = make_prim(g, n);
         s.onednn = true;
         s.pd = ps.pd;
-        s.prim = dnnl::primitive(ps.pd);
         s.runs = ps.runs;
         s.persons = ps.persons;
         s.scratch_bytes = ps.pd.scratchpad_desc().get_size();
@@ -417,10 +415,12 @@ struct Runner::State {
   int threads = 1;
   AlignedBuffer arena;
   int64_t arena_bytes = 0;
-  std::vector<AlignedBuffer> scratch;  // per branch slot (branch + 1)
-  std::vector<dnnl::stream> streams;   // per branch slot
-  std::vector<float> head_scratch;     // per branch slot, C floats each
-  std::vector<dnnl::memory> keep;      // memory objects referenced by `args`
+  std::vector<AlignedBuffer> scratch;     // per branch slot (branch + 1)
+  std::vector<dnnl::stream> streams;      // per branch slot
+  std::vector<float> head_scratch;        // per branch slot, C floats each
+  std::vector<dnnl::memory> keep;         // memory objects referenced by `args`
+  std::vector<dnnl::primitive_desc> pds;  // per step, created for this runner's threads
+  std::vector<dnnl::primitive> prims;
   std::vector<std::vector<std::vector<dnnl_exec_arg_t>>> args;  // [step][run]
   bool profiling = false;
   bool skip_library = false;
@@ -430,6 +430,7 @@ struct Runner::State {
 
 Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
   if (threads < 1) return Status(ErrorCode::kInvalidArgument, "threads must be >= 1");
+  if (threads > 1024) return Status(ErrorCode::kInvalidArgument, "threads must be <= 1024");
   std::unique_ptr<Runner> r(new Runner());
   r->state_ = std::make_unique<Runner::State>();
   Runner::State& st = *r->state_;
@@ -443,9 +444,36 @@ Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
     st.arena_bytes = im.plan.arena_bytes;
     st.arena = aligned_buffer(static_cast<size_t>(st.arena_bytes));
     auto& eng = cpu_engine();
+    // oneDNN sizes a primitive's work split by the threads available when it
+    // is created: create this runner's primitives for the threads each
+    // stream will have (streams run concurrently, sharing `threads`).
+    const int per_stream =
+        im.branches >= 2 && threads >= 2 ? std::max(1, threads / im.branches) : threads;
+    const int saved_threads = omp_get_max_threads();
+    omp_set_num_threads(per_stream);
+    st.pds.resize(im.steps.size());
+    st.prims.resize(im.steps.size());
+    for (size_t si = 0; si < im.steps.size(); ++si) {
+      const Step& s = im.steps[si];
+      if (!s.onednn) continue;
+      PrimSpec ps = make_prim(g, g.nodes[s.node]);
+      if (ps.pd.weights_desc() != s.pd.weights_desc() &&
+          packed_weight(g.nodes[s.node]) != kNoConst) {
+        omp_set_num_threads(saved_threads);
+        return Status(ErrorCode::kUnsupported,
+                      fmt::format("node '{}': with {} threads oneDNN wants another weight layout; "
+                                  "use the thread count the engine was built with",
+                                  g.nodes[s.node].name, per_stream));
+      }
+      st.pds[si] = ps.pd;
+      st.prims[si] = dnnl::primitive(ps.pd);
+    }
+    omp_set_num_threads(saved_threads);
     for (int b = 0; b <= im.branches; ++b) {
       size_t scratch = 0;
-      for (int si : im.branch_steps[b]) scratch = std::max(scratch, im.steps[si].scratch_bytes);
+      for (int si : im.branch_steps[b])
+        if (im.steps[si].onednn)
+          scratch = std::max(scratch, st.pds[si].scratchpad_desc().get_size());
       st.scratch.push_back(aligned_buffer(scratch));
       st.streams.emplace_back(eng);
     }
@@ -462,7 +490,8 @@ Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
       if (!s.onednn) continue;
       const Node& n = g.nodes[s.node];
       const int slot = n.branch + 1;
-      dnnl_memory_t scratch = mem(s.pd.scratchpad_desc(), st.scratch[slot].get());
+      const dnnl::primitive_desc& pd = st.pds[si];
+      dnnl_memory_t scratch = mem(pd.scratchpad_desc(), st.scratch[slot].get());
       uint8_t* in = arena + im.plan.offset[n.inputs[0]];
       uint8_t* out = arena + im.plan.offset[n.output];
       for (int k = 0; k < s.runs; ++k)
@@ -477,16 +506,16 @@ Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
           }
           if (n.op == Op::kAggregate) {
             const auto& gm = g.constants[n.as<ir::AggregateAttrs>().gemm_matrix].data;
-            a.push_back({DNNL_ARG_SRC, mem(s.pd.src_desc(), gm.data())});
-            a.push_back({DNNL_ARG_WEIGHTS, mem(s.pd.weights_desc(), in)});
+            a.push_back({DNNL_ARG_SRC, mem(pd.src_desc(), gm.data())});
+            a.push_back({DNNL_ARG_WEIGHTS, mem(pd.weights_desc(), in)});
           } else {
-            a.push_back({DNNL_ARG_SRC, mem(s.pd.src_desc(), in + src_off)});
-            a.push_back({DNNL_ARG_WEIGHTS, mem(s.pd.weights_desc(), s.weights[k])});
+            a.push_back({DNNL_ARG_SRC, mem(pd.src_desc(), in + src_off)});
+            a.push_back({DNNL_ARG_WEIGHTS, mem(pd.weights_desc(), s.weights[k])});
           }
           if (s.bias)
-            a.push_back({DNNL_ARG_BIAS, mem(s.pd.query_md(dnnl::query::weights_md, 1),
-                                            s.bias + k * s.bias_stride)});
-          a.push_back({DNNL_ARG_DST, mem(s.pd.dst_desc(), out + dst_off)});
+            a.push_back({DNNL_ARG_BIAS,
+                         mem(pd.query_md(dnnl::query::weights_md, 1), s.bias + k * s.bias_stride)});
+          a.push_back({DNNL_ARG_DST, mem(pd.dst_desc(), out + dst_off)});
           a.push_back({DNNL_ARG_SCRATCHPAD, scratch});
           st.args[si].push_back(std::move(a));
         }
@@ -549,7 +578,7 @@ struct Exec {
       }
       for (const auto& args : st.args[si]) {
         if (st.skip_library) break;
-        dnnl_status_t rc = dnnl_primitive_execute(s.prim.get(), st.streams[slot].get(),
+        dnnl_status_t rc = dnnl_primitive_execute(st.prims[si].get(), st.streams[slot].get(),
                                                   static_cast<int>(args.size()), args.data());
         if (rc != dnnl_success)
           return Status(ErrorCode::kInternal, fmt::format("oneDNN failed on node '{}' (status {})",
