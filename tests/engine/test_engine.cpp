@@ -26,17 +26,33 @@ namespace {
 std::atomic<bool> g_count_allocs{false};
 std::atomic<int64_t> g_allocs{0};
 }  // namespace
+// Every (non-aligned) form is replaced, so new/delete pairs stay matched
+// under the sanitizers too.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(size_t n) {
+namespace {
+void* counted_alloc(size_t n) {
   if (g_count_allocs.load(std::memory_order_relaxed))
     g_allocs.fetch_add(1, std::memory_order_relaxed);
-  void* p = std::malloc(n ? n : 1);
-  if (!p) throw std::bad_alloc();
-  return p;
+  return std::malloc(n ? n : 1);
 }
+}  // namespace
+void* operator new(size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new[](size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
 namespace stgcn {
