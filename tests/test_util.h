@@ -101,6 +101,31 @@ inline std::string lower(std::string s) {
   return s;
 }
 
+// A test that runs the CLI in its own temporary directory (removed after).
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::temp_directory_path() /
+           (std::string("stgcn_") + info->test_suite_name() + "_" + info->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  CliResult run(const std::string& args) { return run_cli(args, dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // A failing command: exit 1 (not a crash), exactly one stderr line naming `expect`.
+  void expect_clean_failure(const CliResult& r, const std::string& expect) {
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(lower(r.err).find(expect), std::string::npos) << r.err;
+  }
+
+  std::filesystem::path dir_;
+};
+
 // max |a - b| and the tolerance 1e-4 * max(1, max |b|) of the acceptance rule.
 struct Closeness {
   double max_abs_diff = 0;

@@ -26,21 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string cpu_model_name() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string s = line.substr(colon + 1);
-        s.erase(0, s.find_first_not_of(' '));
-        return s;
-      }
-    }
-  return "unknown";
-}
-
 Status with_path(const std::string& path, const Status& st) {
   if (st.is_ok()) return st;
   const std::string prefix = fmt::format("cannot load '{}': ", path);
@@ -123,7 +108,7 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   meta["precision"] = options.precision;
   meta["kernel_isa"] = kernel_isa;
   meta["onednn_version"] = cpu::onednn_version();
-  meta["build_cpu"] = cpu_model_name();
+  meta["build_cpu"] = cpu::cpu_model_name();
   meta["T"] = options.T;
   meta["M"] = options.M;
   meta["max_batch"] = options.max_batch;

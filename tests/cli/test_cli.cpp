@@ -17,28 +17,9 @@ namespace fs = std::filesystem;
 
 using CliRun = testing::CliResult;
 
-class Cli : public ::testing::Test {
+class Cli : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("stgcn_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  CliRun run(const std::string& args) { return testing::run_cli(args, dir_); }
-
-  // A failing command: non-zero exit (not a crash), exactly one stderr line.
-  void expect_clean_failure(const CliRun& r, const std::string& expect) {
-    EXPECT_EQ(r.exit_code, 1) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(testing::lower(r.err).find(expect), std::string::npos) << r.err;
-  }
-
   std::string q(const std::string& s) { return "'" + s + "'"; }
-  fs::path dir_;
 };
 
 TEST_F(Cli, HelpAndUsage) {

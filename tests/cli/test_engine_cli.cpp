@@ -20,23 +20,8 @@ const std::string kDemo = std::string(STGCN_SOURCE_DIR) + "/models/demo/stgcn_de
 const std::string kDemoInput = std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy";
 const std::string kDemoLogits = std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_logits.npy";
 
-class EngineCli : public ::testing::Test {
+class EngineCli : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("stgcn_engine_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  testing::CliResult run(const std::string& args) { return testing::run_cli(args, dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  void expect_clean_failure(const testing::CliResult& r, const std::string& expect) {
-    EXPECT_EQ(r.exit_code, 1) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(testing::lower(r.err).find(expect), std::string::npos) << r.err;
-  }
   // The demo model as an engine for its bundled sample (N=2, T=150, M=1).
   std::string demo_engine() {
     const std::string out = path("demo.engine");
@@ -44,7 +29,6 @@ class EngineCli : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return out;
   }
-  fs::path dir_;
 };
 
 TEST_F(EngineCli, BuildInspectInferMatchesPyTorch) {

@@ -299,24 +299,14 @@ TEST(OnnxImport, RoundTripsTheProjectsExporter) {
   }
 }
 
-class OnnxImportCli : public ::testing::Test {
+class OnnxImportCli : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("stgcn_onnx_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   int run(const std::string& args, std::string* err) {
-    const testing::CliResult r = testing::run_cli(args, dir_);
+    const testing::CliResult r = testing::CliTest::run(args);
     *err = r.err;
     return r.exit_code;
   }
   static std::string q(const std::string& s) { return "'" + s + "'"; }
-  fs::path dir_;
 };
 
 TEST_F(OnnxImportCli, InferRunsAnOnnxFile) {

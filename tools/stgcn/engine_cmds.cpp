@@ -25,18 +25,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-      std::string s = line.substr(line.find(':') + 1);
-      s.erase(0, s.find_first_not_of(' '));
-      return s;
-    }
-  return "unknown";
-}
-
 // The process's peak resident set (VmHWM). Not getrusage's ru_maxrss: that
 // survives execve, so a child of a big process (a Python benchmark driver)
 // would report its parent's peak.
@@ -260,7 +248,7 @@ Subcommand add_bench_command(CLI::App& app) {
         j["model"] = o->flags.model.path;
         j["engine_size_bytes"] = info.file_bytes;
         j[is_engine ? "load_ms" : "build_ms"] = load_ms;
-        j["machine"] = {{"cpu", cpu_model()},
+        j["machine"] = {{"cpu", cpu::cpu_model_name()},
                         {"cores", omp_get_num_procs()},
                         {"isa", cpu::cpu_isa_name()},
                         {"onednn", cpu::onednn_version()}};
@@ -271,7 +259,8 @@ Subcommand add_bench_command(CLI::App& app) {
         fmt::print("{}: {} {}, {} (T={}, V={}, M={}), {} kernels on {} ({} cores), oneDNN {}\n",
                    o->flags.model.path, is_engine ? "loaded in" : "built in",
                    fmt::format("{:.1f} ms", load_ms), info.precision, info.T, info.spec.V(), info.M,
-                   info.kernel_isa, cpu_model(), omp_get_num_procs(), cpu::onednn_version());
+                   info.kernel_isa, cpu::cpu_model_name(), omp_get_num_procs(),
+                   cpu::onednn_version());
         fmt::print("{:>5} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>10}\n", "batch", "threads",
                    "min ms", "median", "p90", "p99", "stdev", "samples/s", "GFLOP/s");
         const size_t per_in = static_cast<size_t>(info.spec.C()) * info.T * info.spec.V() * info.M;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "backends/cpu/kernels.h"
@@ -191,6 +192,18 @@ AlignedBuffer aligned_buffer(size_t bytes) {
 std::string onednn_version() {
   const dnnl_version_t* v = dnnl_version();
   return fmt::format("{}.{}.{}", v->major, v->minor, v->patch);
+}
+
+std::string cpu_model_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      std::string s = line.substr(line.find(':') + 1);
+      s.erase(0, s.find_first_not_of(' '));
+      return s;
+    }
+  return "unknown";
 }
 
 unsigned isa_bits(const std::string& name) {

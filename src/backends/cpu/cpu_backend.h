@@ -22,6 +22,8 @@
 namespace stgcn::cpu {
 
 std::string onednn_version();
+// The CPU's model name (/proc/cpuinfo), "unknown" when unreadable.
+std::string cpu_model_name();
 // The CPU's effective ISA as oneDNN names it, and as a bit set.
 std::string cpu_isa_name();
 unsigned cpu_isa_bits();
