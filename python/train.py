@@ -59,9 +59,9 @@ def log(msg: str, fh=None) -> None:
         fh.flush()
 
 
-def build(num_class: int, dropout: float) -> TwoStreamSTGCN:
+def build(num_class: int, dropout: float, widths=SEED_WIDTHS) -> TwoStreamSTGCN:
     A = build_graph(LAYOUT, STRATEGY, MAX_HOP, 1)
-    return TwoStreamSTGCN(3, num_class, A, True, SEED_WIDTHS, SEED_STRIDES, dropout=dropout,
+    return TwoStreamSTGCN(3, num_class, A, True, widths, SEED_STRIDES, dropout=dropout,
                           motion=MOTION)
 
 
@@ -145,7 +145,12 @@ def main(argv: List[str] = None) -> int:
     ap.add_argument("--tiny", action="store_true",
                     help="smoke test: 2 samples/class, 1 epoch, short crops")
     ap.add_argument("--n-bundle", type=int, default=16, help="bundled test sequences")
+    ap.add_argument("--widths", default=",".join(map(str, SEED_WIDTHS)),
+                    help="development only (quick learnability checks); the shipped model "
+                         "uses the seed widths (default %(default)s)")
     args = ap.parse_args(argv)
+    widths = [int(w) for w in args.widths.split(",")]
+    assert len(widths) == len(SEED_STRIDES), "--widths needs 10 values"
     if args.tiny:
         args.train_per_class, args.calib_per_class, args.test_per_class = 2, 1, 2
         args.epochs, args.crops, args.val_max, args.ckpt_every = 1, "16:0.5,24:0.5", 10, 1
@@ -170,7 +175,7 @@ def main(argv: List[str] = None) -> int:
         ", ".join(f"{s} {d['data'].shape}" for s, d in data.items()), fh)
 
     torch.manual_seed(args.train_seed)
-    model = build(C, args.dropout)
+    model = build(C, args.dropout, widths)
     log(f"model: {count_parameters(model)} parameters, {len(model.state_dict())} state-dict keys", fh)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     crops = [(int(a), float(b)) for a, b in (c.split(":") for c in args.crops.split(","))]
@@ -284,9 +289,9 @@ def main(argv: List[str] = None) -> int:
     torch.save(sd16, ck_path)
     back = torch.load(ck_path, map_location="cpu")
     assert list(back) == list(sd16) and all(torch.equal(back[k], sd16[k]) for k in sd16)
-    m32 = build(C, 0.0)
+    m32 = build(C, 0.0, widths)
     m32.load_state_dict(ct.map_float_tensors(back, lambda t: t.float()))
-    m64 = build(C, 0.0).double()
+    m64 = build(C, 0.0, widths).double()
     m64.load_state_dict(ct.map_float_tensors(back, lambda t: t.double()))
     lg_b = predict(m32, x_b).astype(np.float32)
     lg_b64 = predict(m64, x_b, dtype=torch.float64)
@@ -306,7 +311,7 @@ def main(argv: List[str] = None) -> int:
                   "joints": "MediaPipe Pose / BlazePose 33 landmarks", "T": T, "fps": 30},
         "model": {"two_stream": True, "motion": MOTION, "layout": LAYOUT, "strategy": STRATEGY,
                   "max_hop": MAX_HOP, "dilation": 1, "edge_importance": True,
-                  "widths": list(SEED_WIDTHS), "strides": list(SEED_STRIDES),
+                  "widths": widths, "strides": list(SEED_STRIDES),
                   "in_channels": 3, "V": 33, "M": 1, "K": 3,
                   "num_parameters": count_parameters(model),
                   "checkpoint": CKPT_NAME, "checkpoint_dtype": "float16 (plain state_dict)"},

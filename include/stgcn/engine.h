@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -25,11 +26,13 @@
 namespace stgcn {
 
 struct BuildOptions {
-  int T = 150;        // frames per window
-  int M = 1;          // persons per sample
-  int max_batch = 1;  // largest batch N a context runs
-  std::string precision = "fp32";
+  int T = 150;                               // frames per window
+  int M = 1;                                 // persons per sample
+  int max_batch = 1;                         // largest batch N a context runs
+  std::string precision = "fp32";            // "fp32" or "bf16" (fp16 / int8: not yet)
   std::vector<std::string> disabled_passes;  // names from `stgcn build --list-passes`
+  // Receives warnings, e.g. "this CPU has no BF16 instructions: building FP32" (may be empty).
+  std::function<void(const std::string&)> warn;
 };
 
 struct EngineInfo {

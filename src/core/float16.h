@@ -1,4 +1,5 @@
-// IEEE half and bfloat16 to float32, exactly (subnormals, inf, NaN kept).
+// IEEE half and bfloat16 to float32, exactly (subnormals, inf, NaN kept), and
+// float32 to bfloat16.
 #pragma once
 
 #include <bit>
@@ -32,6 +33,15 @@ inline float half_to_float(uint16_t h) {
 
 inline float bfloat16_to_float(uint16_t h) {
   return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
+
+// float32 to bfloat16, rounding to nearest even (NaN stays NaN).
+inline uint16_t float_to_bfloat16(float f) {
+  const uint32_t bits = std::bit_cast<uint32_t>(f);
+  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x7fffffu))
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  const uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>((bits + rounding) >> 16);
 }
 
 }  // namespace stgcn

@@ -64,10 +64,20 @@ Status Engine::save(const std::string& path) const {
 
 Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
                                                     const BuildOptions& options) {
-  if (options.precision != "fp32")
-    return Status(ErrorCode::kUnsupported,
-                  fmt::format("precision '{}' is not available in this build (fp32 only)",
-                              options.precision));
+  std::string precision = options.precision;
+  if (precision != "fp32" && precision != "bf16")
+    return Status(
+        ErrorCode::kUnsupported,
+        fmt::format("precision '{}' is not available in this build (fp32, bf16)", precision));
+  // BF16 compute needs AVX512-BF16 (or AMX); without it: FP32, said loudly.
+  const unsigned bf16_bits = cpu::isa_bits("avx512_core_bf16");
+  if (precision == "bf16" && (cpu::cpu_isa_bits() & bf16_bits) != bf16_bits) {
+    if (options.warn)
+      options.warn(fmt::format(
+          "this CPU ({}) has no AVX512-BF16 instructions: building an FP32 engine instead",
+          cpu::cpu_isa_name()));
+    precision = "fp32";
+  }
   if (options.T < 1 || options.T > 100000 || options.M < 1 || options.M > 64 ||
       options.max_batch < 1 || options.max_batch > 4096)
     return Status(
@@ -77,6 +87,7 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   STGCN_ASSIGN_OR_RETURN(ir::Graph g, ir::graph_from_model(model, options.T, options.M));
   STGCN_ASSIGN_OR_RETURN(std::vector<std::string> applied,
                          passes::run_pipeline(g, options.disabled_passes));
+  STGCN_RETURN_IF_ERROR(passes::assign_precision(g, precision));
   std::string kernel_isa;
   STGCN_RETURN_IF_ERROR(cpu::pack_weights(g, &kernel_isa));
   const passes::MemoryPlan plan = passes::plan_memory(g, options.max_batch);
@@ -105,7 +116,7 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   json meta;
   meta["format"] = "stgcn-engine";
   meta["toolkit_version"] = STGCN_VERSION;
-  meta["precision"] = options.precision;
+  meta["precision"] = precision;
   meta["kernel_isa"] = kernel_isa;
   meta["onednn_version"] = cpu::onednn_version();
   meta["build_cpu"] = cpu::cpu_model_name();
@@ -154,7 +165,7 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
   info.macs = num("macs");
   info.format_version = file->format_version();
   info.file_bytes = static_cast<int64_t>(file->file_size());
-  if (info.precision != "fp32")
+  if (info.precision != "fp32" && info.precision != "bf16")
     return Status(ErrorCode::kUnsupported,
                   fmt::format("cannot load '{}': precision '{}' is not supported by this build",
                               name, info.precision));

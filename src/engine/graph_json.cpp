@@ -114,7 +114,11 @@ json graph_to_json(const Graph& g) {
   j["input"] = g.input;
   j["output"] = g.output;
   json values = json::array();
-  for (const Value& v : g.values) values.push_back({{"name", v.name}, {"shape", v.shape}});
+  for (const Value& v : g.values) {
+    json jv = {{"name", v.name}, {"shape", v.shape}};
+    if (v.dtype != ir::DType::kF32) jv["dtype"] = dtype_name(v.dtype);
+    values.push_back(jv);
+  }
   j["values"] = values;
   json consts = json::array();
   for (const Constant& c : g.constants) consts.push_back({{"name", c.name}, {"shape", c.shape}});
@@ -148,7 +152,14 @@ Result<Graph> graph_from_json(const json& j) {
     if (!v.is_object()) return bad("value is not an object");
     STGCN_ASSIGN_OR_RETURN(std::string name, get_str(v, "name"));
     STGCN_ASSIGN_OR_RETURN(auto shape, get_shape(v.value("shape", json()), name.c_str()));
-    g.add_value(name, shape);
+    const ValueId id = g.add_value(name, shape);
+    if (v.contains("dtype")) {
+      if (!v["dtype"].is_string())
+        return bad(fmt::format("value '{}': dtype is not a string", name));
+      auto t = parse_dtype(v["dtype"].get<std::string>());
+      if (!t.is_ok()) return bad(fmt::format("value '{}': {}", name, t.status().message()));
+      g.values[id].dtype = *t;
+    }
   }
   for (const json& c : *consts) {
     if (!c.is_object()) return bad("constant is not an object");

@@ -37,6 +37,20 @@ Attrs default_attrs(Op op) {
   return std::monostate{};
 }
 
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kF32: return "f32";
+    case DType::kBF16: return "bf16";
+  }
+  return "?";
+}
+
+Result<DType> parse_dtype(std::string_view name) {
+  if (name == "f32") return DType::kF32;
+  if (name == "bf16") return DType::kBF16;
+  return Status(ErrorCode::kCorrupt, fmt::format("unknown element type '{}'", name));
+}
+
 static int64_t product(const std::vector<int64_t>& s) {
   int64_t n = 1;
   for (int64_t d : s) n *= d;
@@ -326,6 +340,23 @@ Status verify(const Graph& g) {
     if ((n.op == Op::kInput) != (n.output == g.input))
       return ver.fail("only the input node may produce the graph input");
     STGCN_RETURN_IF_ERROR(ver.check());
+    // bfloat16 activations: only where the kernels take them.
+    const bool bf16_out = n.op == Op::kDataBn || n.op == Op::kGcnConv || n.op == Op::kAggregate ||
+                          n.op == Op::kTemporalConv || n.op == Op::kResidualConv;
+    const bool bf16_in = n.op == Op::kGcnConv || n.op == Op::kAggregate ||
+                         n.op == Op::kTemporalConv || n.op == Op::kResidualConv ||
+                         n.op == Op::kHead;
+    if (g.values[n.output].dtype != DType::kF32 && !bf16_out)
+      return ver.fail(fmt::format("cannot produce {}", dtype_name(g.values[n.output].dtype)));
+    for (ValueId v : n.inputs)
+      if (g.values[v].dtype != DType::kF32 && !bf16_in)
+        return ver.fail(
+            fmt::format("cannot read {} '{}'", dtype_name(g.values[v].dtype), g.values[v].name));
+    if (n.op != Op::kHead && n.op != Op::kDataBn && n.op != Op::kInput && n.op != Op::kMotion)
+      for (ValueId v : n.inputs)
+        if (g.values[v].dtype != g.values[n.output].dtype)
+          return ver.fail(fmt::format("mixes {} and {} activations", dtype_name(g.values[v].dtype),
+                                      dtype_name(g.values[n.output].dtype)));
   }
   if (!defined[g.output]) return Status(ErrorCode::kCorrupt, "graph: the output is never produced");
   if (g.values[g.output].shape.size() != 1)
@@ -385,9 +416,10 @@ std::string to_text(const Graph& g) {
       const Constant& k = g.constants[c];
       consts += fmt::format(" {}{}", k.name, shape_str(k.shape));
     }
-    out += fmt::format("[{}] %{} {} = {}({}){}{}{}\n",
+    const std::string type = o.dtype == DType::kF32 ? "" : fmt::format(" {}", dtype_name(o.dtype));
+    out += fmt::format("[{}] %{} {}{} = {}({}){}{}{}\n",
                        n.branch < 0 ? std::string("join") : fmt::format("s{}", n.branch), o.name,
-                       shape_str(o.shape), op_name(n.op), args, extra,
+                       shape_str(o.shape), type, op_name(n.op), args, extra,
                        consts.empty() ? "" : "  consts:", consts);
   }
   out += fmt::format("output %{}\n", g.values[g.output].name);

@@ -88,10 +88,18 @@ Result<Op> parse_op(std::string_view name);
 // Default attributes of an op (the variant alternative that belongs to it).
 Attrs default_attrs(Op op);
 
+// Element type of an activation. Constants are FP32 (or backend-packed).
+enum class DType : uint8_t { kF32, kBF16 };
+const char* dtype_name(DType t);
+Result<DType> parse_dtype(std::string_view name);
+inline int64_t dtype_bytes(DType t) { return t == DType::kBF16 ? 2 : 4; }
+
 struct Value {
   std::string name;
   std::vector<int64_t> shape;  // per sample
+  DType dtype = DType::kF32;
   int64_t numel() const;
+  int64_t bytes() const { return numel() * dtype_bytes(dtype); }
 };
 
 // A constant tensor. `data` is FP32 in plain (row-major) order unless `layout`

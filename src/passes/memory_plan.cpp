@@ -69,7 +69,7 @@ MemoryPlan plan_memory(const Graph& g, int max_batch) {
   plan.offset.assign(nv, -1);
   plan.per_sample.assign(nv, false);
   std::vector<int64_t> bytes(nv);
-  for (size_t v = 0; v < nv; ++v) bytes[v] = align(g.values[v].numel() * 4);
+  for (size_t v = 0; v < nv; ++v) bytes[v] = align(g.values[v].bytes());
   std::vector<int> producer(nv, -1);
   for (size_t i = 0; i < g.nodes.size(); ++i) producer[g.nodes[i].output] = static_cast<int>(i);
   // A value read outside its producer's branch is kept per sample.

@@ -28,6 +28,12 @@ bool lower_aggregation(ir::Graph& g);     // aggregation as one GEMM per block
 bool fuse_head(ir::Graph& g);             // pool + person mean + fcn
 bool eliminate_dead_code(ir::Graph& g);   // unused nodes and constants
 
+// Sets the activations' element type for a precision ("fp32", "bf16"). BF16
+// keeps every activation between data_bn and the head in bfloat16 (the
+// convolutions and GEMMs accumulate in FP32); it needs the fused graph, so it
+// refuses a graph that still has unfused ops. Not a pass: always runs last.
+Status assign_precision(ir::Graph& g, const std::string& precision);
+
 // Runs the pipeline without the passes named in `disabled` (unknown names are
 // an error), verifying the graph after each pass. Returns the names of the
 // passes that changed the graph.

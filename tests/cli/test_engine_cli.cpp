@@ -95,6 +95,9 @@ TEST_F(EngineCli, BuildErrors) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   r = run("build '" + kDemo + "' -o '" + path("x.engine") + "' --precision int8");
   expect_clean_failure(r, "precision 'int8' is not available");
+  r = run("build '" + kDemo + "' -o '" + path("x.engine") +
+          "' --precision bf16 --disable-pass fuse_head");
+  if (r.exit_code == 1) expect_clean_failure(r, "bf16 needs the fused graph");
   EXPECT_FALSE(fs::exists(path("x.engine")));
   r = run("build '" + kDemo + "' -o '" + path("x.engine") + "' --disable-pass fold_everything");
   expect_clean_failure(r, "unknown pass 'fold_everything'");
@@ -145,6 +148,22 @@ TEST_F(EngineCli, AnEngineForAnotherIsaIsRefused) {
   unsetenv("ONEDNN_MAX_CPU_ISA");
   expect_clean_failure(r, "needs " + isa + " kernels");
   EXPECT_FALSE(fs::exists(path("o.npy")));
+}
+
+// BF16 on a CPU without AVX512-BF16 (faked with oneDNN's ISA switch): an FP32
+// engine, a warning, and a file name that says so.
+TEST_F(EngineCli, Bf16FallsBackToFp32WhereTheCpuLacksIt) {
+  setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", 1);
+  auto r = run("build '" + kDemo + "' -o '" + path("demo.engine") + "' --precision bf16");
+  unsetenv("ONEDNN_MAX_CPU_ISA");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: this CPU (avx512_core) has no AVX512-BF16"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(path("demo.engine")));
+  ASSERT_TRUE(fs::exists(path("demo_fp32.engine")));
+  auto info = run("inspect '" + path("demo_fp32.engine") + "' --json");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(json::parse(info.out)["precision"], "fp32");
 }
 
 TEST_F(EngineCli, InferRejectsAnInputOfAnotherShape) {

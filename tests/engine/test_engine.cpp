@@ -88,8 +88,9 @@ Case load_case(const std::string& name) {
 }
 
 Result<Tensor> run_engine(const Case& c, std::vector<std::string> disabled = {}, int threads = 2,
-                          int max_batch = 0) {
+                          int max_batch = 0, const std::string& precision = "fp32") {
   BuildOptions o;
+  o.precision = precision;
   o.T = c.T;
   o.M = c.M;
   o.max_batch = max_batch > 0 ? max_batch : c.N;
@@ -388,6 +389,64 @@ TEST(Context, SteadyStateRunAllocatesNothingOfItsOwn) {
     ASSERT_TRUE(st.is_ok());
     EXPECT_EQ(g_allocs.load(), 0) << "threads " << threads;
   }
+}
+
+bool cpu_has_bf16() {
+  return (cpu::cpu_isa_bits() & cpu::isa_bits("avx512_core_bf16")) ==
+         cpu::isa_bits("avx512_core_bf16");
+}
+
+// BF16 activations and weights, FP32 accumulation: logits within 5e-2 of
+// PyTorch's (relative to max(1, max|y|)), the same top-1 class wherever
+// PyTorch's top-2 margin exceeds that error, and half the file size.
+class Bf16Case : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Bf16Case, CloseToPyTorchAndSameTopClass) {
+  STGCN_REQUIRE_FIXTURES();
+  if (!cpu_has_bf16())
+    GTEST_SKIP() << "no AVX512-BF16 on this CPU (the fallback is tested in the CLI)";
+  Case c = load_case(GetParam());
+  ASSERT_FALSE(c.input.data.empty());
+  auto got = run_engine(c, {}, 2, 0, "bf16");
+  ASSERT_TRUE(got.is_ok()) << got.status().message();
+  auto cmp = testing::compare_logits(*got, c.want, 5e-2);
+  EXPECT_TRUE(cmp.ok()) << "max |bf16 - torch| " << cmp.max_abs_diff << " > " << cmp.tolerance;
+  const int64_t classes = c.want.shape[1];
+  for (int64_t n = 0; n < c.want.shape[0]; ++n) {
+    const float* w = c.want.data.data() + n * classes;
+    const float* g = got->data.data() + n * classes;
+    const int64_t top = std::max_element(w, w + classes) - w;
+    float second = -INFINITY;
+    for (int64_t j = 0; j < classes; ++j)
+      if (j != top) second = std::max(second, w[j]);
+    if (classes > 1 && w[top] - second > 2 * cmp.max_abs_diff) {
+      EXPECT_EQ(std::max_element(g, g + classes) - g, top) << "sample " << n;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Bf16Case, ::testing::ValuesIn(testing::manifest_names("cases")),
+                         testing::param_name);
+
+TEST(Engine, Bf16HalvesTheFileAndRefusesAnUnfusedGraph) {
+  STGCN_REQUIRE_FIXTURES();
+  if (!cpu_has_bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  Case c = load_case("seed_full");
+  BuildOptions o;
+  auto fp32 = Engine::build(c.model, o);
+  o.precision = "bf16";
+  auto bf16 = Engine::build(c.model, o);
+  ASSERT_TRUE(fp32.is_ok() && bf16.is_ok());
+  EXPECT_EQ((*bf16)->info().precision, "bf16");
+  EXPECT_EQ((*bf16)->info().kernel_isa, "avx512_core_bf16");
+  const double ratio = static_cast<double>((*bf16)->info().file_bytes) / (*fp32)->info().file_bytes;
+  EXPECT_LE(ratio, 0.52) << ratio;
+  EXPECT_NE((*bf16)->graph_text().find(" bf16 = temporal_conv"), std::string::npos);
+  o.disabled_passes = {"fuse_relu"};
+  auto unfused = Engine::build(c.model, o);
+  ASSERT_FALSE(unfused.is_ok());
+  EXPECT_NE(unfused.status().message().find("bf16 needs the fused graph"), std::string::npos)
+      << unfused.status().message();
 }
 
 TEST(Engine, RefusesOtherPrecisionsForNow) {

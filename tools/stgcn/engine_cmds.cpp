@@ -47,6 +47,7 @@ Result<std::shared_ptr<const Engine>> EngineFlags::get(int default_batch) const 
   o.max_batch = std::max(batch, default_batch);
   o.precision = precision;
   o.disabled_passes = disabled_passes;
+  o.warn = [](const std::string& w) { std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str()); };
   return Engine::build(m, o);
 }
 
@@ -167,10 +168,23 @@ Subcommand add_build_command(CLI::App& app) {
         auto t0 = Clock::now();
         auto e = flags->get(1);
         if (!e.is_ok()) return fail(e.status());
-        Status st = (*e)->save(*out);
+        std::string path = *out;
+        if ((*e)->info().precision != flags->precision) {
+          // A fallback (e.g. bf16 on a CPU without it): the file name says what it holds.
+          const auto dot = path.find_last_of('.');
+          const auto slash = path.find_last_of('/');
+          const bool has_ext =
+              dot != std::string::npos && (slash == std::string::npos || dot > slash);
+          std::string stem = has_ext ? path.substr(0, dot) : path;
+          stem += "_";
+          stem += (*e)->info().precision;
+          path = has_ext ? stem + path.substr(dot) : stem;
+        }
+        Status st = (*e)->save(path);
         if (!st.is_ok()) return fail(st);
-        fmt::print(stderr, "stgcn: built '{}' in {:.0f} ms: {} kernels, {:.2f} MB\n", *out,
-                   ms_since(t0), (*e)->info().kernel_isa, (*e)->info().file_bytes / 1e6);
+        fmt::print(stderr, "stgcn: built '{}' in {:.0f} ms: {} with {} kernels, {:.2f} MB\n", path,
+                   ms_since(t0), (*e)->info().precision, (*e)->info().kernel_isa,
+                   (*e)->info().file_bytes / 1e6);
         return 0;
       }};
 }

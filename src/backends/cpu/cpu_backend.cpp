@@ -10,6 +10,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "backends/cpu/kernels.h"
+#include "core/float16.h"
 
 namespace stgcn::cpu {
 namespace {
@@ -29,7 +30,7 @@ dnnl::engine& cpu_engine() {
 }
 
 int64_t aligned_bytes(const ir::Value& v) {
-  return (v.numel() * 4 + passes::kArenaAlignment - 1) / passes::kArenaAlignment *
+  return (v.bytes() + passes::kArenaAlignment - 1) / passes::kArenaAlignment *
          passes::kArenaAlignment;
 }
 
@@ -52,10 +53,16 @@ dnnl::primitive_attr user_scratchpad(const dnnl::post_ops& po = dnnl::post_ops()
 }
 
 // Throws dnnl::error (caught by the callers).
+dt onednn_type(ir::DType t) { return t == ir::DType::kBF16 ? dt::bf16 : dt::f32; }
+
 PrimSpec make_prim(const Graph& g, const Node& n) {
   auto& eng = cpu_engine();
   const auto& in = g.values[n.inputs[0]].shape;
   const auto& out = g.values[n.output].shape;
+  // Activations in the value's type; weights like the activations they meet;
+  // biases and accumulation FP32.
+  const dt act_in = onednn_type(g.values[n.inputs[0]].dtype);
+  const dt act_out = onednn_type(g.values[n.output].dtype);
   PrimSpec s;
   switch (n.op) {
     case Op::kGcnConv: {
@@ -63,10 +70,10 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
       // brgemm kernels take these; batched 3D forms fall back to slow ones.
       const auto& a = n.as<ir::GcnConvAttrs>();
       const int64_t M = in[0], VT = in[1] * in[2], cin = in[3], cout = out[4];
-      dnnl::memory::desc src({VT, cin}, dt::f32, tag::ab);
-      dnnl::memory::desc wei({cin, cout}, dt::f32, tag::any);
+      dnnl::memory::desc src({VT, cin}, act_in, tag::ab);
+      dnnl::memory::desc wei({cin, cout}, act_in, tag::any);
       dnnl::memory::desc bias({1, cout}, dt::f32, tag::ab);
-      dnnl::memory::desc dst({VT, cout}, dt::f32, tag::ab);
+      dnnl::memory::desc dst({VT, cout}, act_out, tag::ab);
       s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst),
                                           user_scratchpad(), eng);
       s.runs = a.K;
@@ -78,9 +85,9 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
     case Op::kAggregate: {
       const auto& a = n.as<ir::AggregateAttrs>();
       const int64_t M = in[0], K = in[1], V = in[2], TC = in[3] * in[4];
-      dnnl::memory::desc src({1, V, K * V}, dt::f32, tag::abc);
-      dnnl::memory::desc wei({M, K * V, TC}, dt::f32, tag::abc);
-      dnnl::memory::desc dst({M, V, TC}, dt::f32, tag::abc);
+      dnnl::memory::desc src({1, V, K * V}, act_in, tag::abc);
+      dnnl::memory::desc wei({M, K * V, TC}, act_in, tag::abc);
+      dnnl::memory::desc dst({M, V, TC}, act_out, tag::abc);
       dnnl::memory::desc bias;
       if (a.bias != kNoConst) bias = dnnl::memory::desc({1, 1, TC}, dt::f32, tag::abc);
       dnnl::post_ops po;
@@ -106,10 +113,10 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
         stride = n.as<ir::ResidualConvAttrs>().stride;
       }
       const int right = static_cast<int>((T2 - 1) * stride + kernel - T - pad);
-      dnnl::memory::desc src({M, cin, V, T}, dt::f32, tag::nhwc);
-      dnnl::memory::desc wei({cout, cin, 1, kernel}, dt::f32, tag::any);
+      dnnl::memory::desc src({M, cin, V, T}, act_in, tag::nhwc);
+      dnnl::memory::desc wei({cout, cin, 1, kernel}, act_in, tag::any);
       dnnl::memory::desc bias({cout}, dt::f32, tag::a);
-      dnnl::memory::desc dst({M, cout, V, T2}, dt::f32, tag::nhwc);
+      dnnl::memory::desc dst({M, cout, V, T2}, act_out, tag::nhwc);
       dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                         dnnl::algorithm::convolution_direct, src, wei, bias, dst,
                                         {1, stride}, {0, pad}, {0, right});
@@ -285,7 +292,9 @@ struct Step {
   AlignedBuffer owned_weights;       // when the constant was plain
   const float* bias = nullptr;       // plain bias (per run: + k * Cout)
   int64_t bias_stride = 0;
-  std::vector<float> owned_bias;  // aggregation bias repeated over T
+  std::vector<float> owned_bias;    // aggregation bias repeated over T
+  const void* gemm_src = nullptr;   // aggregation: G in the activations' type
+  std::vector<uint16_t> owned_src;  // G converted to bfloat16
   size_t scratch_bytes = 0;
   bool copy_residual = false;
 };
@@ -389,6 +398,12 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
           }
         } else if (n.op == Op::kAggregate) {
           const auto& a = n.as<ir::AggregateAttrs>();
+          const auto& gm = g.constants[a.gemm_matrix].data;
+          s.gemm_src = gm.data();
+          if (g.values[n.inputs[0]].dtype == ir::DType::kBF16) {
+            for (float v : gm) s.owned_src.push_back(float_to_bfloat16(v));
+            s.gemm_src = s.owned_src.data();
+          }
           if (a.bias != kNoConst) {
             const auto& shape = g.values[n.output].shape;  // M V T C
             const auto& b = g.constants[a.bias].data;
@@ -514,12 +529,13 @@ Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
           if (n.op == Op::kGcnConv) {
             const auto& shape = g.values[n.output].shape;  // M K V T C
             const size_t vt = static_cast<size_t>(shape[2] * shape[3]);
-            src_off = m * vt * g.values[n.inputs[0]].shape[3] * 4;
-            dst_off = (static_cast<size_t>(m) * shape[1] + k) * vt * shape[4] * 4;
+            src_off = m * vt * g.values[n.inputs[0]].shape[3] *
+                      ir::dtype_bytes(g.values[n.inputs[0]].dtype);
+            dst_off = (static_cast<size_t>(m) * shape[1] + k) * vt * shape[4] *
+                      ir::dtype_bytes(g.values[n.output].dtype);
           }
           if (n.op == Op::kAggregate) {
-            const auto& gm = g.constants[n.as<ir::AggregateAttrs>().gemm_matrix].data;
-            a.push_back({DNNL_ARG_SRC, mem(pd.src_desc(), gm.data())});
+            a.push_back({DNNL_ARG_SRC, mem(pd.src_desc(), s.gemm_src)});
             a.push_back({DNNL_ARG_WEIGHTS, mem(pd.weights_desc(), in)});
           } else {
             a.push_back({DNNL_ARG_SRC, mem(pd.src_desc(), in + src_off)});
@@ -586,8 +602,7 @@ struct Exec {
     if (s.onednn) {
       if (s.copy_residual) {
         const ir::Value& out = g.values[node.output];
-        std::memcpy(ptr(node.output, n), ptr(node.inputs[1], n),
-                    static_cast<size_t>(out.numel()) * 4);
+        std::memcpy(ptr(node.output, n), ptr(node.inputs[1], n), static_cast<size_t>(out.bytes()));
       }
       for (const auto& args : st.args[si]) {
         if (st.skip_library) break;
@@ -608,8 +623,12 @@ struct Exec {
         break;
       case Op::kDataBn: {
         const auto& a = node.as<ir::DataBnAttrs>();
-        kernels::data_bn(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
-                         in_shape[3], cdata(a.scale), cdata(a.shift));
+        if (g.values[node.output].dtype == ir::DType::kBF16)
+          kernels::data_bn(ptr(node.inputs[0], n), reinterpret_cast<uint16_t*>(out), in_shape[0],
+                           in_shape[1], in_shape[2], in_shape[3], cdata(a.scale), cdata(a.shift));
+        else
+          kernels::data_bn(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
+                           in_shape[3], cdata(a.scale), cdata(a.shift));
         break;
       }
       case Op::kAggregate: {
@@ -648,9 +667,15 @@ struct Exec {
       }
       case Op::kHead: {
         const auto& a = node.as<ir::HeadAttrs>();
-        kernels::head(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1] * in_shape[2],
-                      in_shape[3], g.values[node.output].shape[0], cdata(a.weight), cdata(a.bias),
-                      st.head_scratch.data() + slot * std::max<int64_t>(1, im.head_scratch));
+        float* scratch = st.head_scratch.data() + slot * std::max<int64_t>(1, im.head_scratch);
+        const int64_t classes = g.values[node.output].shape[0];
+        if (g.values[node.inputs[0]].dtype == ir::DType::kBF16)
+          kernels::head(reinterpret_cast<const uint16_t*>(ptr(node.inputs[0], n)), out, in_shape[0],
+                        in_shape[1] * in_shape[2], in_shape[3], classes, cdata(a.weight),
+                        cdata(a.bias), scratch);
+        else
+          kernels::head(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1] * in_shape[2],
+                        in_shape[3], classes, cdata(a.weight), cdata(a.bias), scratch);
         break;
       }
       case Op::kGcnConv:

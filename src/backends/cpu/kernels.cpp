@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/float16.h"
+
 namespace stgcn::cpu::kernels {
 
 void motion(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
@@ -34,15 +36,43 @@ void motion(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t
   }
 }
 
-void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
-             const float* scale, const float* shift) {
+namespace {
+inline void store(float* p, float v) { *p = v; }
+inline void store(uint16_t* p, float v) { *p = float_to_bfloat16(v); }
+inline float load(const float* p) { return *p; }
+inline float load(const uint16_t* p) { return bfloat16_to_float(*p); }
+
+template <typename Out>
+void data_bn_t(const float* x, Out* out, int64_t C, int64_t T, int64_t V, int64_t M,
+               const float* scale, const float* shift) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t v = 0; v < V; ++v)
       for (int64_t t = 0; t < T; ++t) {
-        float* o = out + ((m * V + v) * T + t) * C;
+        Out* o = out + ((m * V + v) * T + t) * C;
         for (int64_t c = 0; c < C; ++c)
-          o[c] = x[((c * T + t) * V + v) * M + m] * scale[v * C + c] + shift[v * C + c];
+          store(o + c, x[((c * T + t) * V + v) * M + m] * scale[v * C + c] + shift[v * C + c]);
       }
+}
+
+template <typename In>
+void head_t(const In* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
+            const float* w, const float* b, float* scratch) {
+  std::fill(scratch, scratch + C, 0.f);
+  for (int64_t r = 0; r < M * VT; ++r)
+    for (int64_t c = 0; c < C; ++c) scratch[c] += load(x + r * C + c);
+  const float inv = 1.f / static_cast<float>(M * VT);
+  for (int64_t c = 0; c < C; ++c) scratch[c] *= inv;
+  fcn(scratch, out, C, classes, w, b);
+}
+}  // namespace
+
+void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
+             const float* scale, const float* shift) {
+  data_bn_t(x, out, C, T, V, M, scale, shift);
+}
+void data_bn(const float* x, uint16_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
+             const float* scale, const float* shift) {
+  data_bn_t(x, out, C, T, V, M, scale, shift);
 }
 
 void channel_affine(const float* x, float* out, int64_t rows, int64_t C, const float* scale,
@@ -111,12 +141,11 @@ void fcn(const float* x, float* out, int64_t C, int64_t classes, const float* w,
 
 void head(const float* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
           const float* w, const float* b, float* scratch) {
-  std::fill(scratch, scratch + C, 0.f);
-  for (int64_t r = 0; r < M * VT; ++r)
-    for (int64_t c = 0; c < C; ++c) scratch[c] += x[r * C + c];
-  const float inv = 1.f / static_cast<float>(M * VT);
-  for (int64_t c = 0; c < C; ++c) scratch[c] *= inv;
-  fcn(scratch, out, C, classes, w, b);
+  head_t(x, out, M, VT, C, classes, w, b, scratch);
+}
+void head(const uint16_t* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
+          const float* w, const float* b, float* scratch) {
+  head_t(x, out, M, VT, C, classes, w, b, scratch);
 }
 
 }  // namespace stgcn::cpu::kernels

@@ -16,6 +16,9 @@ void motion(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t
 // (C, T, V, M) -> (M, V, T, C), y = x * scale[v*C + c] + shift[v*C + c].
 void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
              const float* scale, const float* shift);
+// The same, writing bfloat16 (round to nearest even).
+void data_bn(const float* x, uint16_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
+             const float* scale, const float* shift);
 // y = x * scale[c] + shift[c] over rows of C.
 void channel_affine(const float* x, float* out, int64_t rows, int64_t C, const float* scale,
                     const float* shift);
@@ -34,6 +37,9 @@ void person_mean(const float* x, float* out, int64_t M, int64_t C);
 void fcn(const float* x, float* out, int64_t C, int64_t classes, const float* w, const float* b);
 // Fused pool + person mean + fcn: (M, V, T, C) -> (classes). `scratch` holds C floats.
 void head(const float* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
+          const float* w, const float* b, float* scratch);
+// The same over bfloat16 activations (sums in FP32).
+void head(const uint16_t* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
           const float* w, const float* b, float* scratch);
 
 }  // namespace stgcn::cpu::kernels
