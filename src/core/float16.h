@@ -35,6 +35,26 @@ inline float bfloat16_to_float(uint16_t h) {
   return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
 }
 
+// float32 to IEEE half, rounding to nearest even (overflow to inf, NaN kept,
+// subnormals produced).
+inline uint16_t float_to_half(float f) {
+  const uint32_t bits = std::bit_cast<uint32_t>(f);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs >= 0x7f800000u)
+    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
+  if (abs < 0x38800000u) {                                               // subnormal half (or zero)
+    const float scaled = std::bit_cast<float>(abs) * 16777216.f;         // * 2^24: units of 2^-24
+    const uint32_t q = static_cast<uint32_t>(scaled);
+    const float rest = scaled - static_cast<float>(q);
+    uint32_t r = q + (rest > 0.5f || (rest == 0.5f && (q & 1u)) ? 1u : 0u);
+    return static_cast<uint16_t>(sign | r);
+  }
+  const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);
+  return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
+}
+
 // float32 to bfloat16, rounding to nearest even (NaN stays NaN).
 inline uint16_t float_to_bfloat16(float f) {
   const uint32_t bits = std::bit_cast<uint32_t>(f);

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <list>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "backends/cpu/cpu_backend.h"
+#include "core/float16.h"
 #include "engine/engine_file.h"
 #include "engine/graph_json.h"
 #include "ir/from_model.h"
@@ -65,10 +67,10 @@ Status Engine::save(const std::string& path) const {
 Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
                                                     const BuildOptions& options) {
   std::string precision = options.precision;
-  if (precision != "fp32" && precision != "bf16")
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     return Status(
         ErrorCode::kUnsupported,
-        fmt::format("precision '{}' is not available in this build (fp32, bf16)", precision));
+        fmt::format("precision '{}' is not available in this build (fp32, bf16, fp16)", precision));
   // BF16 compute needs AVX512-BF16 (or AMX); without it: FP32, said loudly.
   const unsigned bf16_bits = cpu::isa_bits("avx512_core_bf16");
   if (precision == "bf16" && (cpu::cpu_isa_bits() & bf16_bits) != bf16_bits) {
@@ -87,20 +89,38 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   STGCN_ASSIGN_OR_RETURN(ir::Graph g, ir::graph_from_model(model, options.T, options.M));
   STGCN_ASSIGN_OR_RETURN(std::vector<std::string> applied,
                          passes::run_pipeline(g, options.disabled_passes));
-  STGCN_RETURN_IF_ERROR(passes::assign_precision(g, precision));
+  // fp16 is storage only: weights kept as IEEE half in the file, computed in
+  // FP32 (oneDNN 2.6 has no FP16 compute on x86 short of AVX512-FP16).
+  STGCN_RETURN_IF_ERROR(passes::assign_precision(g, precision == "fp16" ? "fp32" : precision));
   std::string kernel_isa;
-  STGCN_RETURN_IF_ERROR(cpu::pack_weights(g, &kernel_isa));
+  STGCN_RETURN_IF_ERROR(cpu::pack_weights(g, &kernel_isa, precision == "fp16"));
   const passes::MemoryPlan plan = passes::plan_memory(g, options.max_batch);
 
   engine::EngineFileContents contents;
   json graph = engine::graph_to_json(g);
   int64_t weights_bytes = 0;
+  std::list<std::vector<uint8_t>> half_storage;  // FP16 copies, alive until serialised
   for (size_t i = 0; i < g.constants.size(); ++i) {
     const ir::Constant& c = g.constants[i];
     engine::FileTensor t;
     t.name = c.name;
     t.dims = c.shape;
-    if (c.is_packed()) {
+    if (c.half) {
+      // The packed FP32 bytes as IEEE half, element for element (padding included):
+      // unpacking at load is a conversion, not a reorder.
+      const auto bytes = c.packed_bytes();
+      std::vector<uint8_t>& h = half_storage.emplace_back(bytes.size() / 2);
+      for (size_t k = 0; k < bytes.size() / 4; ++k) {
+        float f;
+        std::memcpy(&f, bytes.data() + 4 * k, 4);
+        const uint16_t v = float_to_half(f);
+        std::memcpy(h.data() + 2 * k, &v, 2);
+      }
+      t.dtype = engine::FileDType::kF16;
+      t.dims = {static_cast<int64_t>(bytes.size() / 4)};
+      t.layout = c.layout;
+      t.data = h;
+    } else if (c.is_packed()) {
       t.dtype = engine::FileDType::kBytes;
       t.layout = c.layout;
       t.data = c.packed_bytes();
@@ -165,7 +185,7 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
   info.macs = num("macs");
   info.format_version = file->format_version();
   info.file_bytes = static_cast<int64_t>(file->file_size());
-  if (info.precision != "fp32" && info.precision != "bf16")
+  if (info.precision != "fp32" && info.precision != "bf16" && info.precision != "fp16")
     return Status(ErrorCode::kUnsupported,
                   fmt::format("cannot load '{}': precision '{}' is not supported by this build",
                               name, info.precision));
@@ -208,7 +228,8 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
       return Status(
           ErrorCode::kCorrupt,
           fmt::format("cannot load '{}': constant '{}' has no tensor '{}'", name, c.name, tname));
-    if (t->dims != c.shape)
+    const bool half_packed = t->dtype == engine::FileDType::kF16 && !t->layout.empty();
+    if (t->dims != c.shape && !half_packed)
       return Status(ErrorCode::kCorrupt,
                     fmt::format("cannot load '{}': tensor '{}' shape differs from its constant",
                                 name, tname));
@@ -216,6 +237,15 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
     if (t->dtype == engine::FileDType::kF32) {
       c.data.resize(t->data.size() / 4);
       std::memcpy(c.data.data(), t->data.data(), c.data.size() * 4);
+    } else if (half_packed) {
+      c.packed.resize(t->data.size() * 2);
+      for (size_t k = 0; k < t->data.size() / 2; ++k) {
+        uint16_t h;
+        std::memcpy(&h, t->data.data() + 2 * k, 2);
+        const float f = half_to_float(h);
+        std::memcpy(c.packed.data() + 4 * k, &f, 4);
+      }
+      c.layout = t->layout;
     } else if (t->dtype == engine::FileDType::kBytes && !t->layout.empty()) {
       c.layout = t->layout;
       c.mapped = t->data;

@@ -111,6 +111,7 @@ struct Constant {
   std::vector<uint8_t> packed;      // backend-packed bytes owned here (build time)
   std::span<const uint8_t> mapped;  // backend-packed bytes inside a mapped engine file
   std::vector<uint8_t> layout;      // backend layout descriptor of packed/mapped
+  bool half = false;  // packed FP32 here, stored as IEEE half in the engine file (FP16 storage)
   int64_t numel() const;
   bool is_packed() const { return !layout.empty(); }
   std::span<const uint8_t> packed_bytes() const {

@@ -449,6 +449,27 @@ TEST(Engine, Bf16HalvesTheFileAndRefusesAnUnfusedGraph) {
       << unfused.status().message();
 }
 
+// FP16 storage: half the file, FP32 compute on the rounded weights.
+TEST(Engine, Fp16StorageHalvesTheFileAndKeepsTheLogits) {
+  STGCN_REQUIRE_FIXTURES();
+  for (const char* name : {"seed_full", "coco_uniform_2s_central_m5", "ntu_spatial_2s_central"}) {
+    Case c = load_case(name);
+    auto got = run_engine(c, {}, 2, 0, "fp16");
+    ASSERT_TRUE(got.is_ok()) << got.status().message();
+    auto cmp = testing::compare_logits(*got, c.want, 5e-3);
+    EXPECT_TRUE(cmp.ok()) << name << ": " << cmp.max_abs_diff << " > " << cmp.tolerance;
+  }
+  Case c = load_case("seed_full");
+  BuildOptions o;
+  auto fp32 = Engine::build(c.model, o);
+  o.precision = "fp16";
+  auto fp16 = Engine::build(c.model, o);
+  ASSERT_TRUE(fp32.is_ok() && fp16.is_ok());
+  EXPECT_EQ((*fp16)->info().precision, "fp16");
+  const double ratio = static_cast<double>((*fp16)->info().file_bytes) / (*fp32)->info().file_bytes;
+  EXPECT_LE(ratio, 0.52) << ratio;
+}
+
 TEST(Engine, RefusesOtherPrecisionsForNow) {
   STGCN_REQUIRE_FIXTURES();
   Case c = load_case("openpose_spatial");

@@ -77,7 +77,11 @@ std::string engine_summary(const Engine& e, const std::string& path) {
   out += fmt::format("engine:           {}\n", path);
   out += fmt::format("format version:   {}  (stgcn {}, oneDNN {})\n", i.format_version,
                      i.toolkit_version, i.onednn_version);
-  out += fmt::format("precision:        {}\n", i.precision);
+  out += fmt::format("precision:        {}\n",
+                     i.precision == "fp16"
+                         ? "fp16 storage, fp32 compute (no FP16 kernels on x86 CPUs in oneDNN 2.6)"
+                     : i.precision == "bf16" ? "bf16 compute, fp32 accumulation"
+                                             : i.precision);
   out += fmt::format("kernels:          {} (built on {})\n", i.kernel_isa, i.build_cpu);
   out += fmt::format(
       "streams:          {}{}\n", i.spec.streams.size(),

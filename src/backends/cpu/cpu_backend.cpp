@@ -246,7 +246,7 @@ std::string cpu_isa_name() {
   return "generic";
 }
 
-Status pack_weights(Graph& g, std::string* kernel_isa) {
+Status pack_weights(Graph& g, std::string* kernel_isa, bool half_storage) {
   unsigned required = 0;
   std::string required_name = "generic";
   try {
@@ -270,6 +270,7 @@ Status pack_weights(Graph& g, std::string* kernel_isa) {
         reorder_weights(s.plain_weights, c.data.data() + k * s.plain_weight_floats, packed,
                         c.packed.data() + k * per);
       c.layout = md_bytes(packed);
+      c.half = half_storage;  // stored as half in the file, unpacked to FP32 at load
       c.data.clear();
       c.data.shrink_to_fit();
     }

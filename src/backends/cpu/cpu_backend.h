@@ -30,7 +30,11 @@ unsigned cpu_isa_bits();
 // Bits of an ISA name (as in `kernel_isa`), 0 when unknown.
 unsigned isa_bits(const std::string& name);
 
-Status pack_weights(ir::Graph& g, std::string* kernel_isa);
+// Build time: the weights of the oneDNN convolutions / GEMMs packed into the
+// layouts the kernels want (zero-copy at load), or, with `half_storage`, kept
+// plain as IEEE half (half the file; unpacked to FP32 and packed at load).
+// `kernel_isa` receives the highest ISA among the chosen kernels.
+Status pack_weights(ir::Graph& g, std::string* kernel_isa, bool half_storage = false);
 
 class Runner;
 
