@@ -29,10 +29,28 @@ struct BuildOptions {
   int T = 150;                               // frames per window
   int M = 1;                                 // persons per sample
   int max_batch = 1;                         // largest batch N a context runs
-  std::string precision = "fp32";            // "fp32" or "bf16" (fp16 / int8: not yet)
+  std::string precision = "fp32";            // "fp32", "bf16", "fp16" (storage) or "int8"
   std::vector<std::string> disabled_passes;  // names from `stgcn build --list-passes`
   // Receives warnings, e.g. "this CPU has no BF16 instructions: building FP32" (may be empty).
   std::function<void(const std::string&)> warn;
+  // Receives progress lines of long steps (calibration, fallback search); may be empty.
+  std::function<void(const std::string&)> progress;
+
+  // ---- int8: post-training static quantisation (docs/engine.md, "INT8") ----
+  // Calibration samples (N, C, T, V, M); not owned, read during build only.
+  // With `calib`, `calib_table` (when set) is written; without, it is read.
+  const Tensor* calib = nullptr;
+  int calib_size = 0;                    // use the first N samples (0: all)
+  std::string calib_method = "entropy";  // "minmax", "entropy" or "percentile"
+  double percentile = 99.99;             // for "percentile"
+  std::string calib_table;               // path of the text calibration table
+  std::vector<std::string> keep_fp32;    // layers (node names) kept in FP32
+  // >= 0: automatic fallback. Keep the most sensitive blocks in FP32 until the
+  // top-1 drop on `val` (accuracy points with `val_labels`, else 100 - agreement
+  // with FP32) is <= max_drop.
+  double max_drop = -1;
+  const Tensor* val = nullptr;         // (N, C, T, V, M)
+  const Tensor* val_labels = nullptr;  // (N) class indices, optional
 };
 
 struct EngineInfo {
@@ -49,6 +67,10 @@ struct EngineInfo {
   int64_t arena_bytes = 0;    // activations per context
   int64_t file_bytes = 0;
   uint32_t format_version = 0;
+  // Per quantisable layer (gcn, aggregation, temporal / residual conv), in
+  // graph order: its name and "fp32", "bf16" or "int8".
+  std::vector<std::pair<std::string, std::string>> layer_precisions;
+  std::string quantization_json;  // int8: calibration and fallback record ("" otherwise)
 };
 
 struct NodeTime {

@@ -15,6 +15,8 @@ namespace stgcn {
 // Reads `path` as float32 (float64 data is converted).
 Result<Tensor> read_npy(const std::string& path);
 Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view name);
+// Class labels: also accepts int64 / int32 (values as float).
+Result<Tensor> read_labels_npy(const std::string& path);
 
 // Writes float32 '<f4' C-order. Atomic: a temporary file in the same
 // directory is renamed over `path`, so a failure never leaves a partial file.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <list>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -17,6 +18,8 @@
 #include "engine/graph_json.h"
 #include "ir/from_model.h"
 #include "passes/passes.h"
+#include "quant/calibrate.h"
+#include "quant/mixed.h"
 #include "stgcn/npy.h"
 
 #ifndef STGCN_VERSION
@@ -64,13 +67,108 @@ Status Engine::save(const std::string& path) const {
                            std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
 
+namespace {
+
+Status check_samples(const Tensor& t, const ir::Graph& g, const char* what) {
+  const auto& in = g.values[g.input].shape;  // C T V M
+  if (t.rank() != 5 || t.shape[0] < 1 || t.shape[1] != in[0] || t.shape[2] != in[1] ||
+      t.shape[3] != in[2] || t.shape[4] != in[3])
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} data has shape {}, the engine takes (N, {}, {}, {}, {}) (build "
+                              "--T/--M to match, or crop/pad the data)",
+                              what, shape_string(t.shape), in[0], in[1], in[2], in[3]));
+  return Status::ok();
+}
+
+// INT8: calibrate (or read the table), optionally search the FP32 fallback,
+// quantise `g` in place. Returns the record kept in the engine's metadata.
+Result<json> quantize(ir::Graph& g, const BuildOptions& o) {
+  STGCN_RETURN_IF_ERROR(passes::check_fused(g, "int8"));
+  quant::CalibTable table;
+  json rec;
+  if (o.calib != nullptr) {
+    STGCN_RETURN_IF_ERROR(check_samples(*o.calib, g, "calibration"));
+    Tensor sub;
+    const Tensor* data = o.calib;
+    if (o.calib_size < 0)
+      return Status(ErrorCode::kInvalidArgument, "calibration size must be >= 0");
+    if (o.calib_size > 0 && o.calib_size < o.calib->shape[0]) {
+      sub.shape = o.calib->shape;
+      sub.shape[0] = o.calib_size;
+      const int64_t per = o.calib->numel() / o.calib->shape[0];
+      sub.data.assign(o.calib->data.begin(), o.calib->data.begin() + o.calib_size * per);
+      data = &sub;
+    }
+    quant::CalibOptions co;
+    STGCN_ASSIGN_OR_RETURN(co.method, quant::parse_calib_method(o.calib_method));
+    if (!(o.percentile > 0 && o.percentile <= 100))
+      return Status(ErrorCode::kInvalidArgument,
+                    fmt::format("percentile {} is outside (0, 100]", o.percentile));
+    co.percentile = o.percentile;
+    co.progress = o.progress;
+    STGCN_ASSIGN_OR_RETURN(table, quant::calibrate(g, *data, co));
+    if (!o.calib_table.empty()) STGCN_RETURN_IF_ERROR(quant::write_table(o.calib_table, table));
+  } else if (!o.calib_table.empty()) {
+    STGCN_ASSIGN_OR_RETURN(table, quant::read_table(o.calib_table));
+    rec["table"] = o.calib_table;
+  } else {
+    return Status(ErrorCode::kInvalidArgument,
+                  "int8 needs calibration: --calib DATA.npy (samples like the inputs) or "
+                  "--calib-table FILE (written by an earlier --calib run)");
+  }
+  rec["method"] = table.method;
+  if (table.method == "percentile") rec["percentile"] = table.percentile;
+  rec["calibration_samples"] = table.samples;
+  std::set<std::string> keep(o.keep_fp32.begin(), o.keep_fp32.end());
+  if (o.max_drop >= 0) {
+    if (o.val == nullptr)
+      return Status(ErrorCode::kInvalidArgument,
+                    "--max-drop needs validation data (--val DATA.npy [--val-labels y.npy])");
+    STGCN_RETURN_IF_ERROR(check_samples(*o.val, g, "validation"));
+    if (o.val_labels != nullptr) {
+      const Tensor& y = *o.val_labels;
+      const int64_t classes = g.values[g.output].numel();
+      if (y.numel() != o.val->shape[0])
+        return Status(ErrorCode::kInvalidArgument,
+                      fmt::format("validation labels hold {} values for {} samples", y.numel(),
+                                  o.val->shape[0]));
+      for (float v : y.data)
+        if (!(v >= 0 && v < static_cast<float>(classes)) || v != std::floor(v))
+          return Status(ErrorCode::kInvalidArgument,
+                        fmt::format("validation label {} is not a class index in 0..{}", v,
+                                    classes - 1));
+    }
+    STGCN_ASSIGN_OR_RETURN(
+        quant::MixedResult mr,
+        quant::search_mixed(g, table, *o.val, o.val_labels, o.max_drop, keep,
+                            std::max(1, omp_get_num_procs()), o.progress));
+    keep = mr.keep_fp32;
+    rec["max_drop"] = o.max_drop;
+    rec["metric"] = mr.labelled ? "accuracy" : "agreement_with_fp32";
+    rec["validation_samples"] = o.val->shape[0];
+    rec["fp32_score"] = mr.fp32_score;
+    rec["all_int8_score"] = mr.int8_score;
+    rec["final_score"] = mr.final_score;
+    rec["final_drop"] = mr.final_drop;
+    rec["blocks_fp32"] = mr.units_fp32;
+    rec["evaluations"] = mr.evaluations;
+    json rank = json::array();
+    for (const auto& s : mr.ranking) rank.push_back({s.unit, s.error});
+    rec["sensitivity"] = rank;
+  }
+  rec["layers_fp32"] = std::vector<std::string>(keep.begin(), keep.end());
+  STGCN_RETURN_IF_ERROR(passes::quantize_int8(g, table.ranges, keep));
+  return rec;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
                                                     const BuildOptions& options) {
   std::string precision = options.precision;
-  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
-    return Status(
-        ErrorCode::kUnsupported,
-        fmt::format("precision '{}' is not available in this build (fp32, bf16, fp16)", precision));
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16" && precision != "int8")
+    return Status(ErrorCode::kUnsupported,
+                  fmt::format("precision '{}' is not available (fp32, bf16, fp16, int8)", precision));
   // BF16 compute needs AVX512-BF16 (or AMX); without it: FP32, said loudly.
   const unsigned bf16_bits = cpu::isa_bits("avx512_core_bf16");
   if (precision == "bf16" && (cpu::cpu_isa_bits() & bf16_bits) != bf16_bits) {
@@ -91,7 +189,12 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
                          passes::run_pipeline(g, options.disabled_passes));
   // fp16 is storage only: weights kept as IEEE half in the file, computed in
   // FP32 (oneDNN 2.6 has no FP16 compute on x86 short of AVX512-FP16).
-  STGCN_RETURN_IF_ERROR(passes::assign_precision(g, precision == "fp16" ? "fp32" : precision));
+  json quant_record;
+  if (precision == "int8") {
+    STGCN_ASSIGN_OR_RETURN(quant_record, quantize(g, options));
+  } else {
+    STGCN_RETURN_IF_ERROR(passes::assign_precision(g, precision == "fp16" ? "fp32" : precision));
+  }
   std::string kernel_isa;
   STGCN_RETURN_IF_ERROR(cpu::pack_weights(g, &kernel_isa, precision == "fp16"));
   const passes::MemoryPlan plan = passes::plan_memory(g, options.max_batch);
@@ -149,6 +252,7 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   meta["passes_applied"] = applied;
   meta["passes_disabled"] = options.disabled_passes;
   meta["spec"] = engine::spec_to_json(model.spec);
+  if (!quant_record.is_null()) meta["quantization"] = quant_record;
   meta["graph"] = graph;
   contents.metadata_json = meta.dump(1, ' ', false, json::error_handler_t::replace);
   STGCN_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, engine::serialize_engine_file(contents));
@@ -185,7 +289,8 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
   info.macs = num("macs");
   info.format_version = file->format_version();
   info.file_bytes = static_cast<int64_t>(file->file_size());
-  if (info.precision != "fp32" && info.precision != "bf16" && info.precision != "fp16")
+  if (info.precision != "fp32" && info.precision != "bf16" && info.precision != "fp16" &&
+      info.precision != "int8")
     return Status(ErrorCode::kUnsupported,
                   fmt::format("cannot load '{}': precision '{}' is not supported by this build",
                               name, info.precision));
@@ -258,6 +363,11 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
   info.weights_bytes = weights;
   Status st = ir::verify(g);
   if (!st.is_ok()) return with_path(name, st);
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kGcnConv || n.op == ir::Op::kAggregate ||
+        n.op == ir::Op::kTemporalConv || n.op == ir::Op::kResidualConv)
+      info.layer_precisions.emplace_back(n.name, ir::node_precision(g, n));
+  if (meta.contains("quantization")) info.quantization_json = meta["quantization"].dump();
   auto exe = cpu::Executable::prepare(g, info.max_batch);
   if (!exe.is_ok()) return with_path(name, exe.status());
   impl.exe = *exe;

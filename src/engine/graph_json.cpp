@@ -23,7 +23,7 @@ void fields(DataBnAttrs& a, F&& f) {
 }
 template <typename F>
 void fields(GcnConvAttrs& a, F&& f) {
-  f("K", a.K), f("weight", a.weight), f("bias", a.bias);
+  f("K", a.K), f("weight", a.weight), f("bias", a.bias), f("wscale", a.wscale);
 }
 template <typename F>
 void fields(AggregateAttrs& a, F&& f) {
@@ -42,7 +42,7 @@ void fields(ReluAttrs&, F&&) {}
 template <typename F>
 void fields(TemporalConvAttrs& a, F&& f) {
   f("kernel", a.kernel), f("stride", a.stride), f("pad", a.pad), f("weight", a.weight);
-  f("bias", a.bias);
+  f("bias", a.bias), f("wscale", a.wscale);
   int add = a.add_residual, relu = a.relu;
   f("add_residual", add), f("relu", relu);
   a.add_residual = add != 0;
@@ -50,7 +50,7 @@ void fields(TemporalConvAttrs& a, F&& f) {
 }
 template <typename F>
 void fields(ResidualConvAttrs& a, F&& f) {
-  f("stride", a.stride), f("weight", a.weight), f("bias", a.bias);
+  f("stride", a.stride), f("weight", a.weight), f("bias", a.bias), f("wscale", a.wscale);
 }
 template <typename F>
 void fields(AddAttrs& a, F&& f) {
@@ -70,6 +70,8 @@ template <typename F>
 void fields(HeadAttrs& a, F&& f) {
   f("weight", a.weight), f("bias", a.bias);
 }
+template <typename F>
+void fields(ConvertAttrs&, F&&) {}
 template <typename F>
 void fields(std::monostate&, F&&) {}
 
@@ -117,6 +119,7 @@ json graph_to_json(const Graph& g) {
   for (const Value& v : g.values) {
     json jv = {{"name", v.name}, {"shape", v.shape}};
     if (v.dtype != ir::DType::kF32) jv["dtype"] = dtype_name(v.dtype);
+    if (ir::is_int8(v.dtype)) jv["scale"] = v.scale;
     values.push_back(jv);
   }
   j["values"] = values;
@@ -159,6 +162,10 @@ Result<Graph> graph_from_json(const json& j) {
       auto t = parse_dtype(v["dtype"].get<std::string>());
       if (!t.is_ok()) return bad(fmt::format("value '{}': {}", name, t.status().message()));
       g.values[id].dtype = *t;
+    }
+    if (v.contains("scale")) {
+      if (!v["scale"].is_number()) return bad(fmt::format("value '{}': scale is not a number", name));
+      g.values[id].scale = v["scale"].get<float>();
     }
   }
   for (const json& c : *consts) {

@@ -48,7 +48,9 @@ bool dict_value(std::string_view header, std::string_view key, std::string* out)
 
 }  // namespace
 
-Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view name_view) {
+namespace {
+Result<Tensor> parse_npy(std::span<const uint8_t> bytes, std::string_view name_view,
+                         bool integers) {
   const std::string name(name_view);
   auto fail = [&](const std::string& why) {
     return invalid_argument("cannot read '" + name + "': " + why);
@@ -84,11 +86,16 @@ Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view n
     dtype = DType::kF32;
   } else if (descr == "<f8") {
     dtype = DType::kF64;
+  } else if (integers && descr == "<i8") {
+    dtype = DType::kI64;  // labels: class indices, read as float
+  } else if (integers && descr == "<i4") {
+    dtype = DType::kI32;
   } else if (descr == ">f4" || descr == ">f8") {
     return fail("big-endian dtype '" + descr +
                 "'; only little-endian float32/float64 are accepted");
   } else {
-    return fail("dtype '" + descr + "' is not supported; expected float32 '<f4' or float64 '<f8'");
+    return fail("dtype '" + descr + "' is not supported; expected float32 '<f4' or float64 '<f8'" +
+                (integers ? " (or int64 '<i8' / int32 '<i4')" : ""));
   }
   if (fortran == "True") return fail("Fortran order is not supported; save with C order");
   if (fortran != "False") return fail("malformed fortran_order in .npy header");
@@ -124,6 +131,18 @@ Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view n
   const uint8_t* src = bytes.data() + offset;
   if (dtype == DType::kF32) {
     std::memcpy(t.data.data(), src, need);
+  } else if (dtype == DType::kI64) {
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t v;
+      std::memcpy(&v, src + i * 8, 8);
+      t.data[i] = static_cast<float>(v);
+    }
+  } else if (dtype == DType::kI32) {
+    for (int64_t i = 0; i < count; ++i) {
+      int32_t v;
+      std::memcpy(&v, src + i * 4, 4);
+      t.data[i] = static_cast<float>(v);
+    }
   } else {
     for (int64_t i = 0; i < count; ++i) {
       double d;
@@ -133,6 +152,8 @@ Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view n
   }
   return t;
 }
+
+}  // namespace
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -144,6 +165,17 @@ Result<std::string> read_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) return io_error("cannot read '" + path + "'");
   return ss.str();
+}
+
+Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view name) {
+  return parse_npy(bytes, name, false);
+}
+
+Result<Tensor> read_labels_npy(const std::string& path) {
+  STGCN_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  return parse_npy(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), path,
+      true);
 }
 
 Result<Tensor> read_npy(const std::string& path) {

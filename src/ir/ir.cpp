@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace stgcn::ir {
 
@@ -41,6 +42,8 @@ const char* dtype_name(DType t) {
   switch (t) {
     case DType::kF32: return "f32";
     case DType::kBF16: return "bf16";
+    case DType::kU8: return "u8";
+    case DType::kS8: return "s8";
   }
   return "?";
 }
@@ -48,6 +51,8 @@ const char* dtype_name(DType t) {
 Result<DType> parse_dtype(std::string_view name) {
   if (name == "f32") return DType::kF32;
   if (name == "bf16") return DType::kBF16;
+  if (name == "u8") return DType::kU8;
+  if (name == "s8") return DType::kS8;
   return Status(ErrorCode::kCorrupt, fmt::format("unknown element type '{}'", name));
 }
 
@@ -99,6 +104,7 @@ std::vector<ConstId*> const_refs(Node& node) {
     case Op::kRelu:
     case Op::kAdd:
     case Op::kGlobalPool:
+    case Op::kConvert:
     case Op::kPersonMean: return {};
     case Op::kDataBn: {
       auto& a = node.as<DataBnAttrs>();
@@ -106,7 +112,7 @@ std::vector<ConstId*> const_refs(Node& node) {
     }
     case Op::kGcnConv: {
       auto& a = node.as<GcnConvAttrs>();
-      return {&a.weight, &a.bias};
+      return {&a.weight, &a.bias, &a.wscale};
     }
     case Op::kAggregate: {
       auto& a = node.as<AggregateAttrs>();
@@ -118,11 +124,11 @@ std::vector<ConstId*> const_refs(Node& node) {
     }
     case Op::kTemporalConv: {
       auto& a = node.as<TemporalConvAttrs>();
-      return {&a.weight, &a.bias};
+      return {&a.weight, &a.bias, &a.wscale};
     }
     case Op::kResidualConv: {
       auto& a = node.as<ResidualConvAttrs>();
-      return {&a.weight, &a.bias};
+      return {&a.weight, &a.bias, &a.wscale};
     }
     case Op::kFcn: {
       auto& a = node.as<FcnAttrs>();
@@ -140,6 +146,15 @@ std::vector<ConstId> const_refs(const Node& node) {
   std::vector<ConstId> out;
   for (ConstId* c : const_refs(const_cast<Node&>(node))) out.push_back(*c);
   return out;
+}
+
+const char* node_precision(const Graph& g, const Node& n) {
+  DType t = DType::kF32;
+  if (n.op == Op::kDataBn || n.op == Op::kConvert || n.inputs.empty())
+    t = g.values[n.output].dtype;
+  else
+    t = g.values[n.inputs[0]].dtype;
+  return t == DType::kBF16 ? "bf16" : is_int8(t) ? "int8" : "fp32";
 }
 
 namespace {
@@ -190,6 +205,65 @@ struct Verifier {
     return Status::ok();
   }
 
+  // Element types: bf16 and int8 activations only where the kernels take them.
+  Status check_types() const {
+    const Node& n = *node;
+    const DType ot = g.values[n.output].dtype;
+    for (ValueId v : n.inputs)
+      if (is_int8(g.values[v].dtype) && !(g.values[v].scale > 0.f && std::isfinite(g.values[v].scale)))
+        return fail(fmt::format("int8 value '{}' has no valid scale", g.values[v].name));
+    if (is_int8(ot) && !(g.values[n.output].scale > 0.f && std::isfinite(g.values[n.output].scale)))
+      return fail(fmt::format("int8 value '{}' has no valid scale", g.values[n.output].name));
+    const bool onednn = n.op == Op::kGcnConv || n.op == Op::kAggregate ||
+                        n.op == Op::kTemporalConv || n.op == Op::kResidualConv;
+    auto in_t = [&](size_t i) { return g.values[n.inputs[i]].dtype; };
+    switch (n.op) {
+      case Op::kInput:
+      case Op::kMotion:
+        if (ot != DType::kF32) return fail(fmt::format("cannot produce {}", dtype_name(ot)));
+        break;
+      case Op::kDataBn:
+        if (in_t(0) != DType::kF32) return fail("reads a non-f32 input");
+        if (ot == DType::kU8) return fail("cannot produce u8");
+        break;
+      case Op::kConvert:
+        if (in_t(0) == ot) return fail("converts to its own type");
+        break;
+      case Op::kHead:
+        if (ot != DType::kF32) return fail("must produce f32 logits");
+        break;
+      default:
+        if (!onednn) {
+          if (ot != DType::kF32) return fail(fmt::format("cannot produce {}", dtype_name(ot)));
+          for (ValueId v : n.inputs)
+            if (g.values[v].dtype != DType::kF32)
+              return fail(fmt::format("cannot read {} '{}'", dtype_name(g.values[v].dtype),
+                                      g.values[v].name));
+          break;
+        }
+        // oneDNN ops: f32 / bf16 in and out alike; int8 (u8 or s8) in and out alike.
+        if (is_int8(in_t(0)) != is_int8(ot) ||
+            (!is_int8(ot) && in_t(0) != ot))
+          return fail(fmt::format("mixes {} and {} activations", dtype_name(in_t(0)),
+                                  dtype_name(ot)));
+        if (n.op == Op::kTemporalConv && n.inputs.size() == 2) {
+          const DType rt = in_t(1);
+          if (is_int8(rt) != is_int8(ot) || (!is_int8(ot) && rt != ot))
+            return fail(fmt::format("adds a {} residual to a {} output", dtype_name(rt),
+                                    dtype_name(ot)));
+        }
+        if (ot == DType::kU8) {
+          const bool relu = (n.op == Op::kAggregate && n.as<AggregateAttrs>().relu) ||
+                            (n.op == Op::kTemporalConv && n.as<TemporalConvAttrs>().relu);
+          if (!relu) return fail("produces u8 without a relu");
+        }
+        if (is_int8(ot) && n.op == Op::kAggregate && n.as<AggregateAttrs>().gemm_matrix == kNoConst)
+          return fail("int8 needs the lowered (gemm) aggregation");
+        break;
+    }
+    return Status::ok();
+  }
+
   Status check() const {
     const Node& n = *node;
     switch (n.op) {
@@ -219,6 +293,7 @@ struct Verifier {
         if (a.K < 1) return fail("K < 1");
         STGCN_RETURN_IF_ERROR(expect_const(a.weight, {a.K, cout, s[3]}, "weight", true));
         STGCN_RETURN_IF_ERROR(expect_const(a.bias, {a.K, cout}, "bias", false));
+        STGCN_RETURN_IF_ERROR(expect_const(a.wscale, {cout}, "wscale", false));
         return expect_out({s[0], a.K, s[1], s[2], cout});
       }
       case Op::kAggregate: {
@@ -259,6 +334,7 @@ struct Verifier {
         int64_t t_out = (s[2] + 2 * a.pad - a.kernel) / a.stride + 1;
         STGCN_RETURN_IF_ERROR(expect_const(a.weight, {cout, s[3], a.kernel}, "weight", true));
         STGCN_RETURN_IF_ERROR(expect_const(a.bias, {cout}, "bias", false));
+        STGCN_RETURN_IF_ERROR(expect_const(a.wscale, {cout}, "wscale", false));
         if (a.add_residual && in(1) != out())
           return fail(
               fmt::format("residual shape {} != output {}", shape_str(in(1)), shape_str(out())));
@@ -274,6 +350,7 @@ struct Verifier {
         int64_t cout = out()[3];
         STGCN_RETURN_IF_ERROR(expect_const(a.weight, {cout, s[3]}, "weight", true));
         STGCN_RETURN_IF_ERROR(expect_const(a.bias, {cout}, "bias", false));
+        STGCN_RETURN_IF_ERROR(expect_const(a.wscale, {cout}, "wscale", false));
         return expect_out({s[0], s[1], (s[2] - 1) / a.stride + 1, cout});
       }
       case Op::kAdd:
@@ -304,6 +381,9 @@ struct Verifier {
         STGCN_RETURN_IF_ERROR(expect_const(a.weight, {out()[0], in(0)[3]}, "weight", true));
         return expect_const(a.bias, {out()[0]}, "bias", false);
       }
+      case Op::kConvert:
+        STGCN_RETURN_IF_ERROR(expect_inputs(1));
+        return expect_out(in(0));
     }
     return fail("unknown op");
   }
@@ -340,23 +420,7 @@ Status verify(const Graph& g) {
     if ((n.op == Op::kInput) != (n.output == g.input))
       return ver.fail("only the input node may produce the graph input");
     STGCN_RETURN_IF_ERROR(ver.check());
-    // bfloat16 activations: only where the kernels take them.
-    const bool bf16_out = n.op == Op::kDataBn || n.op == Op::kGcnConv || n.op == Op::kAggregate ||
-                          n.op == Op::kTemporalConv || n.op == Op::kResidualConv;
-    const bool bf16_in = n.op == Op::kGcnConv || n.op == Op::kAggregate ||
-                         n.op == Op::kTemporalConv || n.op == Op::kResidualConv ||
-                         n.op == Op::kHead;
-    if (g.values[n.output].dtype != DType::kF32 && !bf16_out)
-      return ver.fail(fmt::format("cannot produce {}", dtype_name(g.values[n.output].dtype)));
-    for (ValueId v : n.inputs)
-      if (g.values[v].dtype != DType::kF32 && !bf16_in)
-        return ver.fail(
-            fmt::format("cannot read {} '{}'", dtype_name(g.values[v].dtype), g.values[v].name));
-    if (n.op != Op::kHead && n.op != Op::kDataBn && n.op != Op::kInput && n.op != Op::kMotion)
-      for (ValueId v : n.inputs)
-        if (g.values[v].dtype != g.values[n.output].dtype)
-          return ver.fail(fmt::format("mixes {} and {} activations", dtype_name(g.values[v].dtype),
-                                      dtype_name(g.values[n.output].dtype)));
+    STGCN_RETURN_IF_ERROR(ver.check_types());
   }
   if (!defined[g.output]) return Status(ErrorCode::kCorrupt, "graph: the output is never produced");
   if (g.values[g.output].shape.size() != 1)
@@ -385,6 +449,7 @@ std::string to_text(const Graph& g) {
       case Op::kGlobalPool:
       case Op::kPersonMean:
       case Op::kFcn:
+      case Op::kConvert:
       case Op::kHead: break;
       case Op::kMotion:
         extra += fmt::format(" mode={}", motion_mode_name(n.as<MotionAttrs>().mode));
@@ -416,7 +481,10 @@ std::string to_text(const Graph& g) {
       const Constant& k = g.constants[c];
       consts += fmt::format(" {}{}", k.name, shape_str(k.shape));
     }
-    const std::string type = o.dtype == DType::kF32 ? "" : fmt::format(" {}", dtype_name(o.dtype));
+    const std::string type =
+        o.dtype == DType::kF32 ? ""
+        : is_int8(o.dtype)     ? fmt::format(" {}*{:.4g}", dtype_name(o.dtype), o.scale)
+                               : fmt::format(" {}", dtype_name(o.dtype));
     out += fmt::format("[{}] %{} {}{} = {}({}){}{}{}\n",
                        n.branch < 0 ? std::string("join") : fmt::format("s{}", n.branch), o.name,
                        shape_str(o.shape), type, op_name(n.op), args, extra,

@@ -29,6 +29,7 @@ struct GcnConvAttrs {
   int K = 1;
   ConstId weight = kNoConst;  // (K, Cout, Cin)
   ConstId bias = kNoConst;    // (K, Cout)
+  ConstId wscale = kNoConst;  // int8: (Cout) symmetric weight scales, shared by the K partitions
 };
 struct AggregateAttrs {
   ConstId adjacency = kNoConst;    // (K, V, V) indexed [k, source v, target w]
@@ -45,6 +46,7 @@ struct TemporalConvAttrs {
   int kernel = 9, stride = 1, pad = 4;
   ConstId weight = kNoConst;  // (Cout, Cin, kernel)
   ConstId bias = kNoConst;    // (Cout)
+  ConstId wscale = kNoConst;  // int8: (Cout) per-output-channel weight scales
   bool add_residual = false;  // inputs[1] is added before the relu
   bool relu = false;
 };
@@ -52,6 +54,7 @@ struct ResidualConvAttrs {
   int stride = 1;
   ConstId weight = kNoConst;  // (Cout, Cin)
   ConstId bias = kNoConst;    // (Cout)
+  ConstId wscale = kNoConst;  // int8: (Cout) per-output-channel weight scales
 };
 struct AddAttrs {
   bool relu = false;
@@ -66,6 +69,7 @@ struct HeadAttrs {
   ConstId weight = kNoConst;  // (classes, C)
   ConstId bias = kNoConst;    // (classes)
 };
+struct ConvertAttrs {};  // element type change; scales are the values' own
 
 enum class Op : uint8_t {
 #define STGCN_OP(e, name, attrs) e,
@@ -89,15 +93,25 @@ Result<Op> parse_op(std::string_view name);
 Attrs default_attrs(Op op);
 
 // Element type of an activation. Constants are FP32 (or backend-packed).
-enum class DType : uint8_t { kF32, kBF16 };
+// kU8 / kS8 are quantised: real value = q * Value::scale (symmetric, no zero point).
+enum class DType : uint8_t { kF32, kBF16, kU8, kS8 };
 const char* dtype_name(DType t);
 Result<DType> parse_dtype(std::string_view name);
-inline int64_t dtype_bytes(DType t) { return t == DType::kBF16 ? 2 : 4; }
+inline int64_t dtype_bytes(DType t) {
+  return t == DType::kBF16 ? 2 : (t == DType::kU8 || t == DType::kS8) ? 1 : 4;
+}
+inline bool is_int8(DType t) { return t == DType::kU8 || t == DType::kS8; }
+// "fp32", "bf16" or "int8": what a node computes in, read off its first input
+// (data_bn and convert: their output) -- the per-layer precision `inspect` shows.
+struct Node;
+struct Graph;
+const char* node_precision(const Graph& g, const Node& n);
 
 struct Value {
   std::string name;
   std::vector<int64_t> shape;  // per sample
   DType dtype = DType::kF32;
+  float scale = 0.f;  // int8 types: the quantisation step (> 0)
   int64_t numel() const;
   int64_t bytes() const { return numel() * dtype_bytes(dtype); }
 };

@@ -58,6 +58,7 @@ bool may_alias(const Node& n, size_t i) {
     case Op::kGlobalPool:
     case Op::kPersonMean:
     case Op::kFcn:
+    case Op::kConvert:
     case Op::kHead: return false;
   }
   return false;

@@ -281,33 +281,7 @@ Status assign_precision(Graph& g, const std::string& precision) {
   if (precision != "bf16")
     return Status(ErrorCode::kUnsupported,
                   fmt::format("precision '{}' is not available", precision));
-  for (const Node& n : g.nodes) {
-    bool ok = false;
-    switch (n.op) {
-      case Op::kInput:
-      case Op::kMotion:
-      case Op::kDataBn:
-      case Op::kGcnConv:
-      case Op::kTemporalConv:
-      case Op::kResidualConv:
-      case Op::kHead: ok = true; break;
-      case Op::kAggregate: ok = n.as<AggregateAttrs>().gemm_matrix != kNoConst; break;
-      case Op::kAdd:
-        ok = n.branch < 0;  // the join of the streams' logits
-        break;
-      case Op::kBatchNorm:
-      case Op::kRelu:
-      case Op::kGlobalPool:
-      case Op::kPersonMean:
-      case Op::kFcn: break;
-    }
-    if (!ok)
-      return Status(ErrorCode::kInvalidArgument,
-                    fmt::format("bf16 needs the fused graph, but node '{}' ({}) is left: keep "
-                                "fold_batch_norm, fuse_relu, fuse_residual_add, "
-                                "lower_aggregation and fuse_head enabled",
-                                n.name, op_name(n.op)));
-  }
+  STGCN_RETURN_IF_ERROR(check_fused(g, "bf16"));
   for (const Node& n : g.nodes) switch (n.op) {
       case Op::kDataBn:
       case Op::kGcnConv:

@@ -94,7 +94,7 @@ TEST_F(EngineCli, BuildErrors) {
   auto r = run("build '" + kDemo + "'");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   r = run("build '" + kDemo + "' -o '" + path("x.engine") + "' --precision int8");
-  expect_clean_failure(r, "precision 'int8' is not available");
+  expect_clean_failure(r, "int8 needs calibration");
   r = run("build '" + kDemo + "' -o '" + path("x.engine") +
           "' --precision bf16 --disable-pass fuse_head");
   if (r.exit_code == 1) expect_clean_failure(r, "bf16 needs the fused graph");

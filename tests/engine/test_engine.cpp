@@ -470,14 +470,18 @@ TEST(Engine, Fp16StorageHalvesTheFileAndKeepsTheLogits) {
   EXPECT_LE(ratio, 0.52) << ratio;
 }
 
-TEST(Engine, RefusesOtherPrecisionsForNow) {
+TEST(Engine, RefusesUnknownPrecisionAndUncalibratedInt8) {
   STGCN_REQUIRE_FIXTURES();
   Case c = load_case("openpose_spatial");
   BuildOptions o;
-  o.precision = "int8";
+  o.precision = "int4";
   auto e = Engine::build(c.model, o);
   ASSERT_FALSE(e.is_ok());
   EXPECT_EQ(e.status().code(), ErrorCode::kUnsupported);
+  o.precision = "int8";  // no calibration data and no table
+  e = Engine::build(c.model, o);
+  ASSERT_FALSE(e.is_ok());
+  EXPECT_NE(e.status().message().find("int8 needs calibration"), std::string::npos);
 }
 
 }  // namespace

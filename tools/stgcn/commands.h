@@ -98,10 +98,16 @@ struct EngineFlags {
   int T = 150, M = 1, batch = 1;
   std::string precision = "fp32";
   std::vector<std::string> disabled_passes;
+  // int8
+  std::string calib, calib_method = "entropy", calib_table, val, val_labels;
+  int calib_size = 0;
+  double percentile = 99.99, max_drop = -1;
+  std::vector<std::string> keep_fp32;
   void add_to(CLI::App* app, bool with_batch);
   stgcn::Result<std::shared_ptr<const stgcn::Engine>> get(int default_batch) const;
 };
 Subcommand add_build_command(CLI::App& app);
+Subcommand add_validate_command(CLI::App& app);
 Subcommand add_bench_command(CLI::App& app);
 int inspect_engine(const std::string& path, bool json, bool graph);
 

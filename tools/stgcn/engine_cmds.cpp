@@ -48,6 +48,33 @@ Result<std::shared_ptr<const Engine>> EngineFlags::get(int default_batch) const 
   o.precision = precision;
   o.disabled_passes = disabled_passes;
   o.warn = [](const std::string& w) { std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str()); };
+  o.progress = [](const std::string& w) { std::fprintf(stderr, "stgcn: %s\n", w.c_str()); };
+  const bool int8 = precision == "int8";
+  if (!int8 && (!calib.empty() || !calib_table.empty() || max_drop >= 0 || !keep_fp32.empty()))
+    return Status(ErrorCode::kInvalidArgument,
+                  "--calib, --calib-table, --max-drop and --keep-fp32 need --precision int8");
+  Tensor calib_t, val_t, labels_t;
+  if (!calib.empty()) {
+    STGCN_ASSIGN_OR_RETURN(calib_t, read_npy(calib));
+    o.calib = &calib_t;
+  }
+  if (!val.empty()) {
+    STGCN_ASSIGN_OR_RETURN(val_t, read_npy(val));
+    o.val = &val_t;
+  }
+  if (!val_labels.empty()) {
+    if (val.empty()) return Status(ErrorCode::kInvalidArgument, "--val-labels needs --val");
+    STGCN_ASSIGN_OR_RETURN(labels_t, read_labels_npy(val_labels));
+    o.val_labels = &labels_t;
+  }
+  if (!val.empty() && max_drop < 0)
+    return Status(ErrorCode::kInvalidArgument, "--val is used by --max-drop; give --max-drop P");
+  o.calib_size = calib_size;
+  o.calib_method = calib_method;
+  o.percentile = percentile;
+  o.calib_table = calib_table;
+  o.keep_fp32 = keep_fp32;
+  o.max_drop = max_drop;
   return Engine::build(m, o);
 }
 
@@ -68,6 +95,59 @@ void EngineFlags::add_to(CLI::App* app, bool with_batch) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16", "int8"}));
   app->add_option("--disable-pass", disabled_passes,
                   "Skip a graph pass (repeatable; see --list-passes)");
+  const char* g = "INT8 (with --precision int8)";
+  app->add_option("--calib", calib,
+                  "Calibration samples, .npy (N, C, T, V, M) like the inputs; all-zero padding "
+                  "frames and persons are ignored")
+      ->group(g);
+  app->add_option("--calib-size", calib_size, "Use the first N calibration samples (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 30))
+      ->group(g);
+  app->add_option("--calib-method", calib_method, "Activation thresholds from the histograms")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"minmax", "entropy", "percentile"}))
+      ->group(g);
+  app->add_option("--percentile", percentile, "|x| percentile kept by --calib-method percentile")
+      ->capture_default_str()
+      ->check(CLI::Range(50.0, 100.0))
+      ->group(g);
+  app->add_option("--calib-table", calib_table,
+                  "Text calibration table: written when --calib is given, else read (reuse "
+                  "without data)")
+      ->group(g);
+  app->add_option("--keep-fp32", keep_fp32,
+                  "Keep a layer in FP32 (node name, e.g. s0.b0.gcn; repeatable)")
+      ->group(g);
+  app->add_option("--max-drop", max_drop,
+                  "Automatic fallback: keep the most sensitive blocks in FP32 until the top-1 "
+                  "drop on --val is <= P points")
+      ->check(CLI::Range(0.0, 100.0))
+      ->group(g);
+  app->add_option("--val", val, "Validation samples for --max-drop, .npy (N, C, T, V, M)")
+      ->group(g);
+  app->add_option("--val-labels", val_labels,
+                  "Class index per --val sample, .npy; the drop is then in accuracy, else in "
+                  "agreement with FP32")
+      ->group(g);
+}
+
+std::string int8_summary(const EngineInfo& i) {
+  int q = 0;
+  for (const auto& lp : i.layer_precisions) q += lp.second == "int8";
+  auto rec = nlohmann::json::parse(i.quantization_json, nullptr, false);
+  std::string how;
+  if (rec.is_object()) {
+    how = fmt::format(", {} calibration", rec.value("method", std::string("?")));
+    if (rec.contains("calibration_samples"))
+      how += fmt::format(" on {} samples", rec["calibration_samples"].get<int>());
+    if (rec.contains("max_drop"))
+      how += fmt::format("; fallback --max-drop {} ({}): drop {:.2f} points", rec["max_drop"].get<double>(),
+                         rec.value("metric", std::string()), rec.value("final_drop", 0.0));
+  }
+  return fmt::format("int8 ({} of {} layers int8, the rest fp32; s8 weights per channel, "
+                     "u8/s8 activations per tensor{})",
+                     q, i.layer_precisions.size(), how);
 }
 
 std::string engine_summary(const Engine& e, const std::string& path) {
@@ -81,6 +161,7 @@ std::string engine_summary(const Engine& e, const std::string& path) {
                      i.precision == "fp16"
                          ? "fp16 storage, fp32 compute (no FP16 kernels on x86 CPUs in oneDNN 2.6)"
                      : i.precision == "bf16" ? "bf16 compute, fp32 accumulation"
+                     : i.precision == "int8" ? int8_summary(i)
                                              : i.precision);
   out += fmt::format("kernels:          {} (built on {})\n", i.kernel_isa, i.build_cpu);
   out += fmt::format(
@@ -97,6 +178,10 @@ std::string engine_summary(const Engine& e, const std::string& path) {
   out += fmt::format("passes applied:   {}\n", fmt::join(i.passes_applied, ", "));
   if (!i.passes_disabled.empty())
     out += fmt::format("passes disabled:  {}\n", fmt::join(i.passes_disabled, ", "));
+  if (i.precision == "int8") {
+    out += "layer precisions:\n";
+    for (const auto& [layer, p] : i.layer_precisions) out += fmt::format("  {:18} {}\n", layer, p);
+  }
   return out;
 }
 
@@ -123,7 +208,11 @@ nlohmann::json engine_json(const Engine& e, const std::string& path) {
           {"arena_bytes", i.arena_bytes},
           {"file_bytes", i.file_bytes},
           {"passes_applied", i.passes_applied},
-          {"passes_disabled", i.passes_disabled}};
+          {"passes_disabled", i.passes_disabled},
+          {"layer_precisions", i.layer_precisions},
+          {"quantization", nlohmann::json::parse(i.quantization_json.empty() ? "null"
+                                                                             : i.quantization_json,
+                                                 nullptr, false)}};
 }
 
 int inspect_engine(const std::string& path, bool json, bool graph) {

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -43,6 +45,8 @@ struct PrimSpec {
   int persons = 1;                   // executions per weight set (gcn: one per person)
   dnnl::memory::desc plain_weights;  // one run's plain weights (gcn: one partition)
   int64_t plain_weight_floats = 0;   // floats per run in the plain constant
+  // int8: packing divides by the per-channel weight scales (then rounds to s8).
+  std::vector<float> weight_inv_scales;
 };
 
 dnnl::primitive_attr user_scratchpad(const dnnl::post_ops& po = dnnl::post_ops()) {
@@ -53,7 +57,34 @@ dnnl::primitive_attr user_scratchpad(const dnnl::post_ops& po = dnnl::post_ops()
 }
 
 // Throws dnnl::error (caught by the callers).
-dt onednn_type(ir::DType t) { return t == ir::DType::kBF16 ? dt::bf16 : dt::f32; }
+dt onednn_type(ir::DType t) {
+  switch (t) {
+    case ir::DType::kBF16: return dt::bf16;
+    case ir::DType::kU8: return dt::u8;
+    case ir::DType::kS8: return dt::s8;
+    case ir::DType::kF32: break;
+  }
+  return dt::f32;
+}
+
+// int8: the per-tensor step of the lowered aggregation matrix G (max |G| / 127).
+float gemm_step(const Graph& g, const ir::AggregateAttrs& a) {
+  float m = 0.f;
+  for (float v : g.constants[a.gemm_matrix].data) m = std::max(m, std::fabs(v));
+  return m > 0.f ? m / 127.f : 1.f;
+}
+
+const std::vector<float>& wscales(const Graph& g, ConstId c) {
+  if (c == kNoConst) throw dnnl::error(dnnl_invalid_arguments, "int8 layer without weight scales");
+  return g.constants[c].data;
+}
+
+// int8 requantisation: dst = step_in * wscale[c] / step_out * (acc + bias / (step_in * wscale[c])).
+std::vector<float> output_scales(float in_step, const std::vector<float>& ws, float out_step) {
+  std::vector<float> o(ws.size());
+  for (size_t c = 0; c < ws.size(); ++c) o[c] = in_step * ws[c] / out_step;
+  return o;
+}
 
 PrimSpec make_prim(const Graph& g, const Node& n) {
   auto& eng = cpu_engine();
@@ -63,6 +94,8 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
   // biases and accumulation FP32.
   const dt act_in = onednn_type(g.values[n.inputs[0]].dtype);
   const dt act_out = onednn_type(g.values[n.output].dtype);
+  const bool int8 = ir::is_int8(g.values[n.output].dtype);
+  const float in_step = g.values[n.inputs[0]].scale, out_step = g.values[n.output].scale;
   PrimSpec s;
   switch (n.op) {
     case Op::kGcnConv: {
@@ -71,11 +104,16 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
       const auto& a = n.as<ir::GcnConvAttrs>();
       const int64_t M = in[0], VT = in[1] * in[2], cin = in[3], cout = out[4];
       dnnl::memory::desc src({VT, cin}, act_in, tag::ab);
-      dnnl::memory::desc wei({cin, cout}, act_in, tag::any);
+      dnnl::memory::desc wei({cin, cout}, int8 ? dt::s8 : act_in, tag::any);
       dnnl::memory::desc bias({1, cout}, dt::f32, tag::ab);
       dnnl::memory::desc dst({VT, cout}, act_out, tag::ab);
-      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst),
-                                          user_scratchpad(), eng);
+      dnnl::primitive_attr attr = user_scratchpad();
+      if (int8) {
+        const auto& ws = wscales(g, a.wscale);
+        attr.set_output_scales(1 << 1, output_scales(in_step, ws, out_step));
+        for (float w : ws) s.weight_inv_scales.push_back(1.f / w);
+      }
+      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst), attr, eng);
       s.runs = a.K;
       s.persons = static_cast<int>(M);
       s.plain_weights = dnnl::memory::desc({cin, cout}, dt::f32, tag::ba);
@@ -90,10 +128,12 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
       dnnl::memory::desc dst({M, V, TC}, act_out, tag::abc);
       dnnl::memory::desc bias;
       if (a.bias != kNoConst) bias = dnnl::memory::desc({1, 1, TC}, dt::f32, tag::abc);
+      if (int8) src = dnnl::memory::desc({1, V, K * V}, dt::s8, tag::abc);
       dnnl::post_ops po;
       if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst),
-                                          user_scratchpad(po), eng);
+      dnnl::primitive_attr attr = user_scratchpad(po);
+      if (int8) attr.set_output_scales(0, {gemm_step(g, a) * in_step / out_step});
+      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst), attr, eng);
       return s;
     }
     case Op::kTemporalConv:
@@ -102,25 +142,40 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
       const int64_t M = in[0], V = in[1], T = in[2], cin = in[3], cout = out[3], T2 = out[2];
       int kernel = 1, stride = 1, pad = 0;
       dnnl::post_ops po;
+      ConstId wscale = kNoConst;
       if (tcn) {
         const auto& a = n.as<ir::TemporalConvAttrs>();
         kernel = a.kernel;
         stride = a.stride;
         pad = a.pad;
-        if (a.add_residual) po.append_sum(1.f);
+        wscale = a.wscale;
+        if (a.add_residual) {
+          const ir::Value& r = g.values[n.inputs[1]];
+          if (int8)  // the residual sits in dst's buffer in its own int8 type and step
+            po.append_sum(r.scale / out_step, onednn_type(r.dtype));
+          else
+            po.append_sum(1.f);
+        }
         if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
       } else {
         stride = n.as<ir::ResidualConvAttrs>().stride;
+        wscale = n.as<ir::ResidualConvAttrs>().wscale;
+      }
+      dnnl::primitive_attr attr = user_scratchpad(po);
+      if (int8) {
+        const auto& ws = wscales(g, wscale);
+        attr.set_output_scales(1 << 1, output_scales(in_step, ws, out_step));
+        for (float w : ws) s.weight_inv_scales.push_back(1.f / w);
       }
       const int right = static_cast<int>((T2 - 1) * stride + kernel - T - pad);
       dnnl::memory::desc src({M, cin, V, T}, act_in, tag::nhwc);
-      dnnl::memory::desc wei({cout, cin, 1, kernel}, act_in, tag::any);
+      dnnl::memory::desc wei({cout, cin, 1, kernel}, int8 ? dt::s8 : act_in, tag::any);
       dnnl::memory::desc bias({cout}, dt::f32, tag::a);
       dnnl::memory::desc dst({M, cout, V, T2}, act_out, tag::nhwc);
       dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                         dnnl::algorithm::convolution_direct, src, wei, bias, dst,
                                         {1, stride}, {0, pad}, {0, right});
-      s.pd = dnnl::convolution_forward::primitive_desc(d, user_scratchpad(po), eng);
+      s.pd = dnnl::convolution_forward::primitive_desc(d, attr, eng);
       s.plain_weights = dnnl::memory::desc({cout, cin, 1, kernel}, dt::f32, tag::oihw);
       s.plain_weight_floats = cout * cin * kernel;
       return s;
@@ -145,6 +200,7 @@ bool uses_onednn(const Node& n) {
     case Op::kGlobalPool:
     case Op::kPersonMean:
     case Op::kFcn:
+    case Op::kConvert:
     case Op::kHead: return false;
   }
   return false;
@@ -172,12 +228,26 @@ std::vector<uint8_t> md_bytes(const dnnl::memory::desc& md) {
   return b;
 }
 
-void reorder_weights(const dnnl::memory::desc& from_md, const float* from,
-                     const dnnl::memory::desc& to_md, void* to) {
+// Plain FP32 weights of one run into the primitive's layout (int8: divided
+// by the per-channel scales and rounded to s8, with oneDNN's compensation).
+void reorder_weights(const PrimSpec& ps, const float* from, const dnnl::memory::desc& to_md,
+                     void* to) {
   auto& eng = cpu_engine();
-  dnnl::memory src(from_md, eng, const_cast<float*>(from));
+  dnnl::memory src(ps.plain_weights, eng, const_cast<float*>(from));
   dnnl::memory dst(to_md, eng, to);
   dnnl::stream st(eng);
+  // int8: scale each output channel here (the plain layouts are channel-major:
+  // gcn (cin, cout) as `ba`, convs oihw) -- oneDNN's reorders refuse
+  // per-channel scales into the layouts with s8-source compensation.
+  std::vector<float> scaled;
+  if (!ps.weight_inv_scales.empty()) {
+    const size_t cout = ps.weight_inv_scales.size();
+    const size_t per = static_cast<size_t>(ps.plain_weight_floats) / cout;
+    scaled.assign(from, from + ps.plain_weight_floats);
+    for (size_t c = 0; c < cout; ++c)
+      for (size_t i = 0; i < per; ++i) scaled[c * per + i] *= ps.weight_inv_scales[c];
+    src = dnnl::memory(ps.plain_weights, eng, scaled.data());
+  }
   dnnl::reorder(src, dst).execute(st, src, dst);
   st.wait();
 }
@@ -267,7 +337,7 @@ Status pack_weights(Graph& g, std::string* kernel_isa, bool half_storage) {
       const size_t per = packed.get_size();
       c.packed.assign(per * s.runs, 0);
       for (int k = 0; k < s.runs; ++k)
-        reorder_weights(s.plain_weights, c.data.data() + k * s.plain_weight_floats, packed,
+        reorder_weights(s, c.data.data() + k * s.plain_weight_floats, packed,
                         c.packed.data() + k * per);
       c.layout = md_bytes(packed);
       c.half = half_storage;  // stored as half in the file, unpacked to FP32 at load
@@ -296,6 +366,7 @@ struct Step {
   std::vector<float> owned_bias;    // aggregation bias repeated over T
   const void* gemm_src = nullptr;   // aggregation: G in the activations' type
   std::vector<uint16_t> owned_src;  // G converted to bfloat16
+  std::vector<int8_t> owned_src8;   // G quantised to s8
   size_t scratch_bytes = 0;
   bool copy_residual = false;
 };
@@ -350,6 +421,8 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
           return Status(ErrorCode::kInternal,
                         fmt::format("node '{}' writes outside the arena", n.name));
         PrimSpec ps = make_prim(g, n);
+        const bool int8 = ir::is_int8(g.values[n.output].dtype);
+        const float in_step = g.values[n.inputs[0]].scale;
         s.onednn = true;
         s.pd = ps.pd;
         s.runs = ps.runs;
@@ -381,7 +454,7 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
           } else {
             s.owned_weights = aligned_buffer(per * ps.runs);
             for (int k = 0; k < ps.runs; ++k) {
-              reorder_weights(ps.plain_weights, c.data.data() + k * ps.plain_weight_floats, want,
+              reorder_weights(ps, c.data.data() + k * ps.plain_weight_floats, want,
                               s.owned_weights.get() + k * per);
               s.weights.push_back(s.owned_weights.get() + k * per);
             }
@@ -389,37 +462,62 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
         }
         if (n.op == Op::kGcnConv) {
           const auto& a = n.as<ir::GcnConvAttrs>();
+          const int64_t cout = g.values[n.output].shape[4];
           if (a.bias != kNoConst) {
             s.bias = g.constants[a.bias].data.data();
-            s.bias_stride = g.values[n.output].shape[4];
+            s.bias_stride = cout;
           } else {
-            s.owned_bias.assign(g.values[n.output].shape[4],
-                                0.f);  // the matmul was built with a bias
+            s.owned_bias.assign(cout, 0.f);  // the matmul was built with a bias
+            s.bias = s.owned_bias.data();
+          }
+          if (int8 && a.bias != kNoConst) {  // bias in accumulator units
+            const auto& ws = wscales(g, a.wscale);
+            s.owned_bias.assign(s.bias, s.bias + a.K * cout);
+            for (int k = 0; k < a.K; ++k)
+              for (int64_t c = 0; c < cout; ++c) s.owned_bias[k * cout + c] /= in_step * ws[c];
             s.bias = s.owned_bias.data();
           }
         } else if (n.op == Op::kAggregate) {
           const auto& a = n.as<ir::AggregateAttrs>();
           const auto& gm = g.constants[a.gemm_matrix].data;
           s.gemm_src = gm.data();
+          float bias_div = 1.f;
           if (g.values[n.inputs[0]].dtype == ir::DType::kBF16) {
             for (float v : gm) s.owned_src.push_back(float_to_bfloat16(v));
             s.gemm_src = s.owned_src.data();
+          } else if (int8) {
+            const float step = gemm_step(g, a);
+            for (float v : gm)
+              s.owned_src8.push_back(
+                  static_cast<int8_t>(std::nearbyint(std::clamp(v / step, -127.f, 127.f))));
+            s.gemm_src = s.owned_src8.data();
+            bias_div = step * in_step;
           }
           if (a.bias != kNoConst) {
             const auto& shape = g.values[n.output].shape;  // M V T C
             const auto& b = g.constants[a.bias].data;
             s.owned_bias.resize(shape[2] * shape[3]);
             for (int64_t t = 0; t < shape[2]; ++t)
-              std::copy(b.begin(), b.end(), s.owned_bias.begin() + t * shape[3]);
+              for (int64_t c = 0; c < shape[3]; ++c)
+                s.owned_bias[t * shape[3] + c] = b[c] / bias_div;
             s.bias = s.owned_bias.data();
           }
         } else {
           ConstId b = n.op == Op::kTemporalConv ? n.as<ir::TemporalConvAttrs>().bias
                                                 : n.as<ir::ResidualConvAttrs>().bias;
+          const int64_t cout = g.values[n.output].shape[3];
           if (b != kNoConst) {
             s.bias = g.constants[b].data.data();
           } else {
-            s.owned_bias.assign(g.values[n.output].shape[3], 0.f);
+            s.owned_bias.assign(cout, 0.f);
+            s.bias = s.owned_bias.data();
+          }
+          if (int8 && b != kNoConst) {
+            const auto& ws = wscales(g, n.op == Op::kTemporalConv
+                                            ? n.as<ir::TemporalConvAttrs>().wscale
+                                            : n.as<ir::ResidualConvAttrs>().wscale);
+            s.owned_bias.assign(s.bias, s.bias + cout);
+            for (int64_t c = 0; c < cout; ++c) s.owned_bias[c] /= in_step * ws[c];
             s.bias = s.owned_bias.data();
           }
           if (n.op == Op::kTemporalConv && n.as<ir::TemporalConvAttrs>().add_residual)
@@ -453,6 +551,7 @@ struct Runner::State {
   std::vector<std::vector<std::vector<dnnl_exec_arg_t>>> args;  // [step][run]
   bool profiling = false;
   bool skip_library = false;
+  Runner::Observer observer;
   std::vector<double> node_ms;
   std::vector<Status> branch_status;
 };
@@ -567,6 +666,7 @@ void Runner::set_profiling(bool on) {
 const std::vector<double>& Runner::node_ms() const { return state_->node_ms; }
 int64_t Runner::arena_bytes() const { return state_->arena_bytes; }
 void Runner::skip_library_calls_for_testing(bool on) { state_->skip_library = on; }
+void Runner::set_observer(Observer observer) { state_->observer = std::move(observer); }
 int Runner::onednn_calls_per_sample() const {
   int n = 0;
   for (const auto& a : state_->args) n += static_cast<int>(a.size());
@@ -624,9 +724,14 @@ struct Exec {
         break;
       case Op::kDataBn: {
         const auto& a = node.as<ir::DataBnAttrs>();
-        if (g.values[node.output].dtype == ir::DType::kBF16)
+        const ir::Value& ov = g.values[node.output];
+        if (ov.dtype == ir::DType::kBF16)
           kernels::data_bn(ptr(node.inputs[0], n), reinterpret_cast<uint16_t*>(out), in_shape[0],
                            in_shape[1], in_shape[2], in_shape[3], cdata(a.scale), cdata(a.shift));
+        else if (ov.dtype == ir::DType::kS8)
+          kernels::data_bn(ptr(node.inputs[0], n), reinterpret_cast<int8_t*>(out), in_shape[0],
+                           in_shape[1], in_shape[2], in_shape[3], cdata(a.scale), cdata(a.shift),
+                           ov.scale);
         else
           kernels::data_bn(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
                            in_shape[3], cdata(a.scale), cdata(a.shift));
@@ -670,13 +775,29 @@ struct Exec {
         const auto& a = node.as<ir::HeadAttrs>();
         float* scratch = st.head_scratch.data() + slot * std::max<int64_t>(1, im.head_scratch);
         const int64_t classes = g.values[node.output].shape[0];
-        if (g.values[node.inputs[0]].dtype == ir::DType::kBF16)
+        const ir::Value& iv = g.values[node.inputs[0]];
+        if (iv.dtype == ir::DType::kU8)
+          kernels::head(reinterpret_cast<const uint8_t*>(ptr(node.inputs[0], n)), iv.scale, out,
+                        in_shape[0], in_shape[1] * in_shape[2], in_shape[3], classes,
+                        cdata(a.weight), cdata(a.bias), scratch);
+        else if (iv.dtype == ir::DType::kS8)
+          kernels::head(reinterpret_cast<const int8_t*>(ptr(node.inputs[0], n)), iv.scale, out,
+                        in_shape[0], in_shape[1] * in_shape[2], in_shape[3], classes,
+                        cdata(a.weight), cdata(a.bias), scratch);
+        else if (iv.dtype == ir::DType::kBF16)
           kernels::head(reinterpret_cast<const uint16_t*>(ptr(node.inputs[0], n)), out, in_shape[0],
                         in_shape[1] * in_shape[2], in_shape[3], classes, cdata(a.weight),
                         cdata(a.bias), scratch);
         else
           kernels::head(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1] * in_shape[2],
                         in_shape[3], classes, cdata(a.weight), cdata(a.bias), scratch);
+        break;
+      }
+      case Op::kConvert: {
+        const ir::Value& iv = g.values[node.inputs[0]];
+        const ir::Value& ov = g.values[node.output];
+        kernels::convert(ptr(node.inputs[0], n), iv.dtype, iv.scale, out, ov.dtype, ov.scale,
+                         ov.numel());
         break;
       }
       case Op::kGcnConv:
@@ -692,6 +813,10 @@ struct Exec {
       for (int si : im.branch_steps[slot_index]) {
         auto t0 = std::chrono::steady_clock::now();
         STGCN_RETURN_IF_ERROR(step(si, n));
+        if (st.observer) {
+          const int node = im.steps[si].node;
+          st.observer(node, n, ptr(im.graph.nodes[node].output, n));
+        }
         if (st.profiling)
           st.node_ms[im.steps[si].node] +=
               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)

@@ -11,6 +11,7 @@
 // is one GEMM per person: Z (V, T*C) = G (V, K*V) x Y (K*V, T*C).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,11 @@ class Runner {
   // Testing: skip the oneDNN executions (our own kernels still run), to
   // check that everything but oneDNN's per-call bookkeeping allocates nothing.
   void skip_library_calls_for_testing(bool on);
+  // Calibration: called after every node with (node index, sample in the
+  // batch, the node's output bytes). With two streams running concurrently it
+  // is called from both stream threads (for nodes of different streams).
+  using Observer = std::function<void(int node, int sample, const void* data)>;
+  void set_observer(Observer observer);
   struct State;
 
  private:

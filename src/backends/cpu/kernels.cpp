@@ -1,6 +1,7 @@
 #include "backends/cpu/kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/float16.h"
@@ -41,17 +42,41 @@ inline void store(float* p, float v) { *p = v; }
 inline void store(uint16_t* p, float v) { *p = float_to_bfloat16(v); }
 inline float load(const float* p) { return *p; }
 inline float load(const uint16_t* p) { return bfloat16_to_float(*p); }
+inline float load(const uint8_t* p) { return static_cast<float>(*p); }
+inline float load(const int8_t* p) { return static_cast<float>(*p); }
+inline int8_t quantize_s8(float v) {
+  return static_cast<int8_t>(std::nearbyint(std::clamp(v, -127.f, 127.f)));
+}
+inline uint8_t quantize_u8(float v) {
+  return static_cast<uint8_t>(std::nearbyint(std::clamp(v, 0.f, 255.f)));
+}
+struct S8Store {
+  float inv;
+  void operator()(int8_t* p, float v) const { *p = quantize_s8(v * inv); }
+};
 
-template <typename Out>
+struct PlainStore {
+  template <typename T>
+  void operator()(T* p, float v) const {
+    store(p, v);
+  }
+};
+
+template <typename Out, typename Store = PlainStore>
 void data_bn_t(const float* x, Out* out, int64_t C, int64_t T, int64_t V, int64_t M,
-               const float* scale, const float* shift) {
+               const float* scale, const float* shift, Store st = Store()) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t v = 0; v < V; ++v)
       for (int64_t t = 0; t < T; ++t) {
         Out* o = out + ((m * V + v) * T + t) * C;
         for (int64_t c = 0; c < C; ++c)
-          store(o + c, x[((c * T + t) * V + v) * M + m] * scale[v * C + c] + shift[v * C + c]);
+          st(o + c, x[((c * T + t) * V + v) * M + m] * scale[v * C + c] + shift[v * C + c]);
       }
+}
+
+template <typename In, typename Out, typename F>
+void convert_t(const In* in, Out* out, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) out[i] = f(in[i]);
 }
 
 template <typename In>
@@ -69,6 +94,58 @@ void head_t(const In* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t c
 void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
              const float* scale, const float* shift) {
   data_bn_t(x, out, C, T, V, M, scale, shift);
+}
+void data_bn(const float* x, int8_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
+             const float* scale, const float* shift, float step) {
+  data_bn_t(x, out, C, T, V, M, scale, shift, S8Store{1.f / step});
+}
+void convert(const void* in, ir::DType in_type, float in_step, void* out, ir::DType out_type,
+             float out_step, int64_t n) {
+  using ir::DType;
+  // To real values first (as float), then to the output type.
+  auto to_out = [&](auto read) {
+    switch (out_type) {
+      case DType::kF32:
+        for (int64_t i = 0; i < n; ++i) static_cast<float*>(out)[i] = read(i);
+        break;
+      case DType::kBF16:
+        for (int64_t i = 0; i < n; ++i)
+          static_cast<uint16_t*>(out)[i] = float_to_bfloat16(read(i));
+        break;
+      case DType::kU8: {
+        const float inv = 1.f / out_step;
+        for (int64_t i = 0; i < n; ++i) static_cast<uint8_t*>(out)[i] = quantize_u8(read(i) * inv);
+        break;
+      }
+      case DType::kS8: {
+        const float inv = 1.f / out_step;
+        for (int64_t i = 0; i < n; ++i) static_cast<int8_t*>(out)[i] = quantize_s8(read(i) * inv);
+        break;
+      }
+    }
+  };
+  switch (in_type) {
+    case DType::kF32: {
+      const float* p = static_cast<const float*>(in);
+      to_out([p](int64_t i) { return p[i]; });
+      break;
+    }
+    case DType::kBF16: {
+      const uint16_t* p = static_cast<const uint16_t*>(in);
+      to_out([p](int64_t i) { return bfloat16_to_float(p[i]); });
+      break;
+    }
+    case DType::kU8: {
+      const uint8_t* p = static_cast<const uint8_t*>(in);
+      to_out([p, in_step](int64_t i) { return static_cast<float>(p[i]) * in_step; });
+      break;
+    }
+    case DType::kS8: {
+      const int8_t* p = static_cast<const int8_t*>(in);
+      to_out([p, in_step](int64_t i) { return static_cast<float>(p[i]) * in_step; });
+      break;
+    }
+  }
 }
 void data_bn(const float* x, uint16_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
              const float* scale, const float* shift) {
@@ -146,6 +223,28 @@ void head(const float* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t 
 void head(const uint16_t* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
           const float* w, const float* b, float* scratch) {
   head_t(x, out, M, VT, C, classes, w, b, scratch);
+}
+
+namespace {
+template <typename Q>
+void head_q(const Q* x, float step, float* out, int64_t M, int64_t VT, int64_t C,
+            int64_t classes, const float* w, const float* b, float* scratch) {
+  std::fill(scratch, scratch + C, 0.f);
+  for (int64_t r = 0; r < M * VT; ++r)
+    for (int64_t c = 0; c < C; ++c) scratch[c] += static_cast<float>(x[r * C + c]);
+  const float f = step / static_cast<float>(M * VT);
+  for (int64_t c = 0; c < C; ++c) scratch[c] *= f;
+  fcn(scratch, out, C, classes, w, b);
+}
+}  // namespace
+
+void head(const uint8_t* x, float step, float* out, int64_t M, int64_t VT, int64_t C,
+          int64_t classes, const float* w, const float* b, float* scratch) {
+  head_q(x, step, out, M, VT, C, classes, w, b, scratch);
+}
+void head(const int8_t* x, float step, float* out, int64_t M, int64_t VT, int64_t C,
+          int64_t classes, const float* w, const float* b, float* scratch) {
+  head_q(x, step, out, M, VT, C, classes, w, b, scratch);
 }
 
 }  // namespace stgcn::cpu::kernels

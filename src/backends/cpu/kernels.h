@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "ir/ir.h"
 #include "stgcn/model.h"
 
 namespace stgcn::cpu::kernels {
@@ -19,6 +20,13 @@ void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_
 // The same, writing bfloat16 (round to nearest even).
 void data_bn(const float* x, uint16_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
              const float* scale, const float* shift);
+// The same, quantised to s8: q = clamp(round(y / step), -127, 127).
+void data_bn(const float* x, int8_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
+             const float* scale, const float* shift, float step);
+// Element type change of n values; int8 sides use their quantisation step
+// (real = q * step): quantise (round to nearest, saturate), dequantise, requantise.
+void convert(const void* in, ir::DType in_type, float in_step, void* out, ir::DType out_type,
+             float out_step, int64_t n);
 // y = x * scale[c] + shift[c] over rows of C.
 void channel_affine(const float* x, float* out, int64_t rows, int64_t C, const float* scale,
                     const float* shift);
@@ -41,5 +49,10 @@ void head(const float* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t 
 // The same over bfloat16 activations (sums in FP32).
 void head(const uint16_t* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t classes,
           const float* w, const float* b, float* scratch);
+// The same over quantised activations (real = q * step; sums exact in int32 per row block).
+void head(const uint8_t* x, float step, float* out, int64_t M, int64_t VT, int64_t C,
+          int64_t classes, const float* w, const float* b, float* scratch);
+void head(const int8_t* x, float step, float* out, int64_t M, int64_t VT, int64_t C,
+          int64_t classes, const float* w, const float* b, float* scratch);
 
 }  // namespace stgcn::cpu::kernels
