@@ -84,6 +84,9 @@ Status check_samples(const Tensor& t, const ir::Graph& g, const char* what) {
 // quantise `g` in place. Returns the record kept in the engine's metadata.
 Result<json> quantize(ir::Graph& g, const BuildOptions& o) {
   STGCN_RETURN_IF_ERROR(passes::check_fused(g, "int8"));
+  if (o.max_drop >= 0 && o.val == nullptr)  // before the (long) calibration
+    return Status(ErrorCode::kInvalidArgument,
+                  "--max-drop needs validation data (--val DATA.npy [--val-labels y.npy])");
   quant::CalibTable table;
   json rec;
   if (o.calib != nullptr) {

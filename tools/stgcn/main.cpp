@@ -173,7 +173,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);  // 0 for --help/--version, non-zero for usage errors
+    const int rc = app.exit(e);  // prints help/version, or the usage error
+    return rc == 0 ? 0 : stgcn::cli::kExitUsage;
   }
   if (inspect->parsed()) {
     if (stgcn::is_engine_path(inspect_flags.path))
