@@ -44,11 +44,14 @@ inline float load(const float* p) { return *p; }
 inline float load(const uint16_t* p) { return bfloat16_to_float(*p); }
 inline float load(const uint8_t* p) { return static_cast<float>(*p); }
 inline float load(const int8_t* p) { return static_cast<float>(*p); }
+// Saturating round-to-nearest; NaN goes to the lowest level (no undefined cast).
 inline int8_t quantize_s8(float v) {
-  return static_cast<int8_t>(std::nearbyint(std::clamp(v, -127.f, 127.f)));
+  v = v > -127.f ? (v < 127.f ? v : 127.f) : -127.f;
+  return static_cast<int8_t>(std::nearbyint(v));
 }
 inline uint8_t quantize_u8(float v) {
-  return static_cast<uint8_t>(std::nearbyint(std::clamp(v, 0.f, 255.f)));
+  v = v > 0.f ? (v < 255.f ? v : 255.f) : 0.f;
+  return static_cast<uint8_t>(std::nearbyint(v));
 }
 struct S8Store {
   float inv;
