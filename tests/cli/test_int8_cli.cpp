@@ -176,5 +176,25 @@ TEST_F(Int8Cli, ValidateReportsAndFailsOnThresholds) {
   EXPECT_EQ(r.exit_code, 2);  // --reference is required
 }
 
+// Every precision through `validate` (a model compiled in memory), against
+// the reference executor: same top-1 on the demo samples.
+TEST_F(Int8Cli, ValidateEveryPrecision) {
+  for (const std::string p : {"fp32", "bf16", "fp16", "int8"}) {
+    auto r = run("validate " + q(kDemo) + " --precision " + p +
+                 (p == "int8" ? " --calib " + q(kDemoInput) : std::string()) + " --reference " +
+                 q(kDemo) + " --data " + q(kDemoInput) + " --min-agreement 100 --json -");
+    ASSERT_EQ(r.exit_code, 0) << p << ": " << r.err;
+    json j = json::parse(r.out);
+    const std::string kind = j["candidate_kind"];
+    // bf16 builds an FP32 engine (with a warning) where the CPU lacks AVX512-BF16.
+    EXPECT_TRUE(kind.rfind(p + " engine", 0) == 0 ||
+                (p == "bf16" && kind.rfind("fp32 engine", 0) == 0 &&
+                 r.err.find("no AVX512-BF16") != std::string::npos))
+        << p << ": " << kind;
+    EXPECT_DOUBLE_EQ(j["top1_agreement"].get<double>(), 100.0) << p;
+    EXPECT_GT(j["cosine_min"].get<double>(), p == "fp32" ? 0.999999 : 0.99) << p;
+  }
+}
+
 }  // namespace
 }  // namespace stgcn
