@@ -172,6 +172,7 @@ def ort_peer(args, name: str, m: dict, data: Dict[str, str], work: str) -> Optio
     out = os.path.join(work, f"{name}_ort.json")
     cmd = [sys.executable, script, "--checkpoint", os.path.join(ROOT, m["checkpoint"]),
            "--layout", m["layout"], "--T", str(m["T"]), "--calib", data["calib"],
+           "--calib-size", str(args.ort_calib_size), "--method", "entropy",
            "--test", data["test"], "--labels", data["test_labels"], "--threads",
            str(args.threads), "--iterations", str(args.rounds * args.iterations), "--workdir",
            os.path.join(work, f"ort_{name}"), "--json", out]
@@ -213,22 +214,27 @@ def markdown(results: dict) -> str:
             lines.append(fmt_row(row))
         ort = r.get("ort")
         if ort:
-            lines += ["", "ONNX Runtime on the same test split (its own static QDQ quantisation, "
-                      f"per-channel, {ort.get('method', '?')} calibration on the same calibration "
-                      "split):", ""]
-            o32, o8 = ort.get("fp32", {}), ort.get("int8", {})
-            lines += [fmt_row(["peer", "accuracy", "agreement with ORT FP32", "latency (median)",
-                               "stgcn INT8 (entropy) speed-up"]),
-                      fmt_row(["---"] * 5)]
+            acc, lat = ort.get("accuracy", {}), ort.get("latency_ms", {})
+            q = ort.get("quantization", {})
+            lines += ["", "ONNX Runtime on the same test split: FP32, and INT8 from its own static "
+                      "QDQ quantisation (per-channel s8 weights, u8 activations, "
+                      f"{q.get('calibrate_method', 'entropy')} calibration on {q.get('calib_size', '?')} "
+                      "samples of the same calibration split):", ""]
+            head = ["peer", "accuracy", "agreement with ORT FP32"]
+            if speed:
+                head += ["latency (median)", "stgcn INT8 (entropy) is faster by"]
+            lines += [fmt_row(head), fmt_row(["---"] * len(head))]
             i8 = e.get("int8 entropy", {})
-            for label, d in (("ORT FP32", o32), ("ORT INT8 (QDQ)", o8)):
-                acc = d.get("accuracy")
-                lat = d.get("median_ms")
-                agree = d.get("agreement_with_fp32")
-                su = (f"{lat / i8['median_ms']:.2f}×" if lat and "median_ms" in i8 else "n/a")
-                lines.append(fmt_row([label, f"{acc:.2f} %" if acc is not None else "n/a",
-                                      f"{agree:.2f} %" if agree is not None else "—",
-                                      f"{lat:.1f} ms" if lat else "n/a", su]))
+            for label, key in (("ORT FP32", "fp32"), ("ORT INT8 (QDQ)", "int8")):
+                a = acc.get(f"{key}_top1")
+                row = [label, f"{100 * a:.2f} %" if a is not None else "n/a",
+                       "—" if key == "fp32" else
+                       f"{100 * acc.get('top1_agreement_int8_vs_fp32', float('nan')):.2f} %"]
+                if speed:
+                    med = lat.get(key, {}).get("median")
+                    row += [f"{med:.1f} ms" if med else "n/a",
+                            f"{med / i8['median_ms']:.2f}×" if med and "median_ms" in i8 else "n/a"]
+                lines.append(fmt_row(row))
         lines.append("")
     return "\n".join(lines)
 
@@ -252,6 +258,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=6, help="speed: round-robin chunks")
     ap.add_argument("--iterations", type=int, default=10, help="speed: runs per chunk")
     ap.add_argument("--skip-ort", action="store_true")
+    ap.add_argument("--ort-calib-size", type=int, default=200,
+                    help="calibration samples for ONNX Runtime's quantiser (ours uses them all)")
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "precision"))
     ap.add_argument("--out-md", default=os.path.join(ROOT, "docs", "precision.md"))
     ap.add_argument("--out-json", default=os.path.join(ROOT, "bench", "results", "precision.json"))

@@ -43,7 +43,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating Python venv .venv (system site packages)"
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c "import onnxruntime" 2>/dev/null; then
+# Everything python/requirements.txt asks for (onnxruntime; ml_dtypes and onnx >= 1.16 for
+# onnxruntime.quantization): installed again when any piece is missing or too old.
+if ! .venv/bin/python -c "
+import onnxruntime, ml_dtypes, onnx
+assert tuple(int(x) for x in onnx.__version__.split('.')[:2]) >= (1, 16)
+from onnxruntime.quantization import quantize_static" 2>/dev/null; then
   echo "[setup] installing Python packages from python/requirements.txt into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
 fi
