@@ -252,6 +252,38 @@ TEST(EngineFile, RefusesWeightsPackedForAnotherLayout) {
       << r.status().message();
 }
 
+// A constant that our own kernels read as plain FP32 (here the aggregation
+// matrix), stored as packed bytes: refused, not read out of bounds.
+TEST(EngineFile, RefusesPackedBytesWherePlainValuesAreRead) {
+  STGCN_REQUIRE_FIXTURES();
+  auto e = small_engine();
+  ASSERT_TRUE(e);
+  auto file = engine::MappedEngineFile::from_bytes(
+      std::vector<uint8_t>(e->bytes().begin(), e->bytes().end()));
+  ASSERT_TRUE(file.is_ok());
+  engine::EngineFileContents contents;
+  contents.metadata_json = (*file)->metadata_json();
+  contents.tensors = (*file)->tensors();
+  std::vector<uint8_t> layout;
+  for (const auto& t : contents.tensors)
+    if (!t.layout.empty()) layout = t.layout;
+  ASSERT_FALSE(layout.empty());
+  bool edited = false;
+  for (auto& t : contents.tensors)
+    if (t.name.find(".agg.gemm_matrix") != std::string::npos && !edited) {
+      t.dtype = engine::FileDType::kBytes;
+      t.layout = layout;
+      edited = true;
+    }
+  ASSERT_TRUE(edited);
+  auto bytes = engine::serialize_engine_file(contents);
+  ASSERT_TRUE(bytes.is_ok());
+  auto r = Engine::from_bytes(std::move(*bytes), "edited.engine");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("must be plain FP32"), std::string::npos)
+      << r.status().message();
+}
+
 TEST(EngineFile, RefusesBrokenMetadata) {
   STGCN_REQUIRE_FIXTURES();
   auto e = small_engine();

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 
+#include "engine/engine_file.h"
 #include "fixture_cases.h"
 #include "stgcn/engine.h"
 #include "stgcn/npy.h"
@@ -113,7 +115,10 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Int8Case, ::testing::ValuesIn(testing::manife
 class Int8Files : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / "stgcn_int8_test";
+    // One directory per test: ctest runs the tests of this fixture concurrently.
+    dir_ = fs::temp_directory_path() /
+           (std::string("stgcn_int8_") +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -307,6 +312,54 @@ TEST(Int8, FallbackMeetsTheBudget) {
     const float* a = l8->data.data() + i * C;
     const float* b = l32->data.data() + i * C;
     EXPECT_EQ(std::max_element(a, a + C) - a, std::max_element(b, b + C) - b) << "sample " << i;
+  }
+}
+
+// An int8 engine whose metadata was edited (and re-signed): every broken
+// quantisation record is refused at load with one line.
+TEST(Int8, EditedQuantisationRecordsAreRefused) {
+  STGCN_REQUIRE_FIXTURES();
+  Case c = load_case("openpose_spatial");
+  auto e = Engine::build(c.model, int8_options(c, &c.input));
+  ASSERT_TRUE(e.is_ok()) << e.status().message();
+  auto edited = [&](const std::function<void(nlohmann::json&)>& edit) {
+    auto file = engine::MappedEngineFile::from_bytes(
+        std::vector<uint8_t>((*e)->bytes().begin(), (*e)->bytes().end()));
+    EXPECT_TRUE(file.is_ok());
+    engine::EngineFileContents contents;
+    auto meta = nlohmann::json::parse((*file)->metadata_json());
+    edit(meta);
+    contents.metadata_json = meta.dump();
+    contents.tensors = (*file)->tensors();
+    auto bytes = engine::serialize_engine_file(contents);
+    EXPECT_TRUE(bytes.is_ok());
+    return Engine::from_bytes(std::move(*bytes), "edited.engine");
+  };
+  auto value = [](nlohmann::json& m, const std::string& name) -> nlohmann::json& {
+    for (auto& v : m["graph"]["values"])
+      if (v["name"] == name) return v;
+    return m["graph"]["values"][0];
+  };
+  auto node = [](nlohmann::json& m, const std::string& name) -> nlohmann::json& {
+    for (auto& n : m["graph"]["nodes"])
+      if (n["name"] == name) return n;
+    return m["graph"]["nodes"][0];
+  };
+  ASSERT_TRUE(edited([](nlohmann::json&) {}).is_ok());  // the unedited round trip loads
+  const std::vector<std::pair<std::function<void(nlohmann::json&)>, std::string>> edits = {
+      {[&](nlohmann::json& m) { value(m, "s0.b0.tcn")["scale"] = 0.0; }, "no valid scale"},
+      {[&](nlohmann::json& m) { value(m, "s0.b0.gcn")["dtype"] = "u8"; }, "u8 without a relu"},
+      {[&](nlohmann::json& m) { value(m, "s0.b1.agg")["dtype"] = "f32"; }, "mixes"},
+      {[&](nlohmann::json& m) { node(m, "s0.b1.tcn")["attrs"]["wscale"] = -1; },
+       "without weight scales"},
+      {[&](nlohmann::json& m) { value(m, "s0.b2.gcn")["dtype"] = "q4"; }, "unknown element type"},
+  };
+  for (const auto& [edit, expect] : edits) {
+    auto r = edited(edit);
+    ASSERT_FALSE(r.is_ok()) << expect;
+    EXPECT_NE(r.status().message().find(expect), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("cannot load 'edited.engine'"), std::string::npos)
+        << r.status().message();
   }
 }
 

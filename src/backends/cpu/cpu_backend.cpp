@@ -408,6 +408,17 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
   try {
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       const Node& n = g.nodes[i];
+      // Only the weights a oneDNN node packs may be packed; every other constant is
+      // read as plain FP32 and must hold all of its values (a crafted file could say otherwise).
+      const ConstId packable = uses_onednn(n) ? packed_weight(n) : kNoConst;
+      for (ConstId c : ir::const_refs(n)) {
+        if (c == kNoConst || c == packable) continue;
+        const ir::Constant& k = g.constants[c];
+        if (k.is_packed() || static_cast<int64_t>(k.data.size()) != k.numel())
+          return Status(ErrorCode::kCorrupt,
+                        fmt::format("constant '{}' of node '{}' must be plain FP32 with {} values",
+                                    k.name, n.name, k.numel()));
+      }
       Step s;
       s.node = static_cast<int>(i);
       if (n.op == Op::kHead)
