@@ -42,8 +42,6 @@ inline void store(float* p, float v) { *p = v; }
 inline void store(uint16_t* p, float v) { *p = float_to_bfloat16(v); }
 inline float load(const float* p) { return *p; }
 inline float load(const uint16_t* p) { return bfloat16_to_float(*p); }
-inline float load(const uint8_t* p) { return static_cast<float>(*p); }
-inline float load(const int8_t* p) { return static_cast<float>(*p); }
 // Saturating round-to-nearest; NaN goes to the lowest level (no undefined cast).
 inline int8_t quantize_s8(float v) {
   v = v > -127.f ? (v < 127.f ? v : 127.f) : -127.f;
