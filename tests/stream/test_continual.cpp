@@ -1,0 +1,213 @@
+// Continual inference (src/stream/continual.*) against the window engine.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "stgcn/engine.h"
+#include "stgcn/model.h"
+#include "stgcn/npy.h"
+#include "stream/continual.h"
+
+namespace stgcn::streaming {
+namespace {
+
+const std::string kDemoModel = std::string(STGCN_SOURCE_DIR) + "/models/demo/stgcn_demo.pt";
+const std::string kTrained =
+    std::string(STGCN_SOURCE_DIR) + "/models/trained/stgcn_seed_actions.pt";
+const std::string kTrainedInput = std::string(STGCN_SOURCE_DIR) + "/models/trained/test_input.npy";
+
+Model load(const std::string& path) {
+  auto m = load_model(path, {});
+  EXPECT_TRUE(m.is_ok()) << m.status().message();
+  return std::move(m).value();
+}
+
+// Frame t of sample n of an (N, C, T, V, M=1) tensor as (C, V), channel-major.
+std::vector<float> frame_of(const Tensor& x, int64_t n, int64_t t) {
+  const int64_t C = x.shape[1], T = x.shape[2], V = x.shape[3];
+  std::vector<float> f(C * V);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t v = 0; v < V; ++v) f[c * V + v] = x.data[((n * C + c) * T + t) * V + v];
+  return f;
+}
+
+// Window engine logits for `x` (N, C, T, V, M).
+Tensor window_logits(const Model& model, const Tensor& x, int M) {
+  BuildOptions bo;
+  bo.T = static_cast<int>(x.shape[2]);
+  bo.M = M;
+  auto engine = Engine::build(model, bo);
+  EXPECT_TRUE(engine.is_ok()) << engine.status().message();
+  auto ctx = (*engine)->create_context(2);
+  auto out = (*ctx)->run(x);
+  EXPECT_TRUE(out.is_ok()) << out.status().message();
+  return std::move(out).value();
+}
+
+// Runs each sample as one track of exactly T frames, flushed at the end.
+std::vector<std::vector<float>> continual_logits(ContinualModel& cm, const Tensor& x,
+                                                 int persons_M) {
+  const int64_t N = x.shape[0], T = x.shape[2];
+  std::vector<int> slots;
+  for (int64_t n = 0; n < N; ++n) {
+    slots.push_back(static_cast<int>(n));
+    cm.reset(static_cast<int>(n));
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<std::vector<float>> frames;
+    std::vector<const float*> ptrs;
+    for (int64_t n = 0; n < N; ++n) frames.push_back(frame_of(x, n, t));
+    for (auto& f : frames) ptrs.push_back(f.data());
+    cm.step(slots, ptrs);
+  }
+  std::vector<std::vector<float>> out;
+  for (int64_t n = 0; n < N; ++n) {
+    cm.flush(static_cast<int>(n));
+    std::vector<float> f;
+    EXPECT_TRUE(cm.features(static_cast<int>(n), f));
+    std::vector<const std::vector<float>*> persons{&f};
+    for (int m = 1; m < persons_M; ++m) persons.push_back(nullptr);
+    std::vector<float> logits(cm.num_class());
+    cm.logits(persons, logits);
+    out.push_back(logits);
+  }
+  return out;
+}
+
+double max_rel_diff(const Tensor& ref, const std::vector<std::vector<float>>& got) {
+  double scale = 1e-6, diff = 0;
+  for (float v : ref.data) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+  const int64_t K = ref.shape[1];
+  for (size_t n = 0; n < got.size(); ++n)
+    for (int64_t k = 0; k < K; ++k)
+      diff = std::max(diff, std::fabs(static_cast<double>(ref.data[n * K + k]) - got[n][k]));
+  return diff / scale;
+}
+
+TEST(Continual, FlushedTrackOfTFramesEqualsTheWindowEngine) {
+  Model model = load(kDemoModel);
+  auto x = read_npy(std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy");
+  ASSERT_TRUE(x.is_ok()) << x.status().message();
+  auto cm = ContinualModel::create(model, 150, 4);
+  ASSERT_TRUE(cm.is_ok()) << cm.status().message();
+  Tensor ref = window_logits(model, *x, 1);
+  auto got = continual_logits(**cm, *x, 1);
+  EXPECT_LT(max_rel_diff(ref, got), 1e-4);
+}
+
+TEST(Continual, ShortWindowsAndOddLengthsMatchToo) {
+  // T = 37: the strided layers' last outputs come from the right padding.
+  Model model = load(kDemoModel);
+  auto full = read_npy(std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy");
+  ASSERT_TRUE(full.is_ok());
+  const int64_t T = 37, C = 3, V = full->shape[3];
+  Tensor x({2, C, T, V, 1});
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t v = 0; v < V; ++v)
+          x.data[((n * C + c) * T + t) * V + v] = full->data[((n * C + c) * 150 + t + 50) * V + v];
+  auto cm = ContinualModel::create(model, static_cast<int>(T), 2);
+  ASSERT_TRUE(cm.is_ok());
+  EXPECT_LT(max_rel_diff(window_logits(model, x, 1), continual_logits(**cm, x, 1)), 1e-4);
+}
+
+TEST(Continual, EmptyPersonSlotsMatchAZeroPerson) {
+  Model model = load(kDemoModel);
+  auto x1 = read_npy(std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy");
+  ASSERT_TRUE(x1.is_ok());
+  const int64_t N = 2, C = 3, T = 150, V = x1->shape[3];
+  Tensor x2({N, C, T, V, 2});  // person 1 = the sample, person 2 = zeros
+  for (int64_t i = 0; i < N * C * T * V; ++i) x2.data[i * 2] = x1->data[i];
+  auto cm = ContinualModel::create(model, 150, 2);
+  ASSERT_TRUE(cm.is_ok());
+  EXPECT_LT(max_rel_diff(window_logits(model, x2, 2), continual_logits(**cm, *x1, 2)), 1e-4);
+}
+
+TEST(Continual, ASlotsResultDoesNotDependOnItsBatchCompanions) {
+  Model model = load(kDemoModel);
+  auto x = read_npy(std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy");
+  ASSERT_TRUE(x.is_ok());
+  auto cm = ContinualModel::create(model, 150, 3);
+  ASSERT_TRUE(cm.is_ok());
+  ContinualModel& m = **cm;
+  // Slot 0 alone; slots 1 and 2 start 7 frames later than each other and are
+  // stepped in mixed batches. Slot 1 replays sample 0, so it must match slot 0.
+  for (int s = 0; s < 3; ++s) m.reset(s);
+  for (int t = 0; t < 120; ++t) {
+    auto f0 = frame_of(*x, 0, t);
+    const float* p0 = f0.data();
+    int s0 = 0;
+    m.step({&s0, 1}, {&p0, 1});
+  }
+  for (int t = 0; t < 127; ++t) {
+    std::vector<int> slots;
+    std::vector<std::vector<float>> frames;
+    if (t < 120) {
+      slots.push_back(1);
+      frames.push_back(frame_of(*x, 0, t));
+    }
+    if (t >= 7) {
+      slots.push_back(2);
+      frames.push_back(frame_of(*x, 1, t - 7));
+    }
+    std::vector<const float*> ptrs;
+    for (auto& f : frames) ptrs.push_back(f.data());
+    m.step(slots, ptrs);
+  }
+  std::vector<float> a, b;
+  ASSERT_TRUE(m.features(0, a));
+  ASSERT_TRUE(m.features(1, b));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * (1 + std::fabs(a[i])));
+}
+
+TEST(Continual, NoFeaturesBeforeTheFirstOutput) {
+  Model model = load(kDemoModel);
+  auto cm = ContinualModel::create(model, 150, 1);
+  ASSERT_TRUE(cm.is_ok());
+  (*cm)->reset(0);
+  std::vector<float> f;
+  EXPECT_FALSE((*cm)->features(0, f));
+  std::vector<float> zero(static_cast<size_t>((*cm)->C()) * (*cm)->V(), 0.0f);
+  const float* p = zero.data();
+  int slot = 0;
+  (*cm)->step({&slot, 1}, {&p, 1});
+  EXPECT_FALSE((*cm)->features(0, f));  // the first output needs `pad` more frames per layer
+}
+
+TEST(Continual, SeedArchitectureCostsOver20TimesLessPerFrame) {
+  Model model = load(kTrained);
+  auto cm = ContinualModel::create(model, 150, 1);
+  ASSERT_TRUE(cm.is_ok());
+  const int64_t window = count_macs(model.spec, 150, 1);
+  const int64_t step = (*cm)->macs_per_step();
+  EXPECT_GT(step, 0);
+  EXPECT_GE(window / step, 20) << window << " vs " << step;
+}
+
+TEST(Continual, TrainedModelFlushedMatchesTheWindowEngine) {
+  Model model = load(kTrained);
+  auto x = read_npy(kTrainedInput);
+  ASSERT_TRUE(x.is_ok());
+  Tensor x4({4, x->shape[1], x->shape[2], x->shape[3], 1});
+  std::copy(x->data.begin(), x->data.begin() + x4.numel(), x4.data.begin());
+  auto cm = ContinualModel::create(model, 150, 4);
+  ASSERT_TRUE(cm.is_ok());
+  EXPECT_LT(max_rel_diff(window_logits(model, x4, 1), continual_logits(**cm, x4, 1)), 1e-4);
+}
+
+TEST(Continual, CentralDifferenceIsRefused) {
+  LoadOptions lo;
+  lo.motion = MotionMode::kCentralDifference;
+  auto model = load_model(kDemoModel, lo);
+  ASSERT_TRUE(model.is_ok());
+  auto cm = ContinualModel::create(*model, 150, 1);
+  ASSERT_FALSE(cm.is_ok());
+  EXPECT_NE(cm.status().message().find("first_difference"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stgcn::streaming
