@@ -58,7 +58,9 @@ struct StreamStats {
   int64_t events = 0;                   // events delivered
   int64_t dropped = 0;                  // ready work dropped by the overload policy (oldest first)
   int64_t dropped_events = 0;           // events dropped from a full poll queue (oldest first)
-  int64_t tracks_over_capacity = 0;     // persons not classified: no free slot
+  // Detections (person-frames) not classified for lack of a slot: more persons
+  // than the model's M in a stream sample, or more tracks than max_tracks.
+  int64_t unplaced = 0;
   int64_t batches = 0;                  // engine calls
   double mean_batch = 0;                // samples per engine call
   double latency_p50_ms = 0, latency_p99_ms = 0;  // push -> result, over the recent events
@@ -102,7 +104,8 @@ struct StreamOptions {
   // Called on a worker thread for every event; when empty, events go to the poll queue.
   std::function<void(const StreamEvent&)> on_event;
 
-  // Continual mode: preallocated per-track state slots.
+  // Tracks held at once (window: history buffers; continual: the preallocated
+  // state slots, about 5 MB each for the seed model). Beyond: not classified.
   int max_tracks = 64;
 };
 
