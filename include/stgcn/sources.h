@@ -47,7 +47,16 @@ struct SourceOptions {
   // Joint layout the model expects ("" = the source's own). Mappings that are
   // well defined are applied (docs/sources.md), others are refused at open().
   std::string layout;
+  // Layout of the source's joints when the format does not fix it (JSONL:
+  // otherwise a "layout" record or inferred from V; OpenPose: otherwise
+  // detected from the first person). "" = detect; open() then reads ahead to
+  // the first person (on a pipe it waits for one).
+  std::string source_layout;
   double fps = 30;  // timestamps for formats that carry none (frame index / fps)
+  // Pixel coordinates: x is divided by width and y by height when > 0 (every
+  // format; use it for OpenPose / pixel-space JSONL). The model wants what it
+  // was trained on: normalised [0, 1] image coordinates for the bundled models.
+  double width = 0, height = 0;
   // Called for every skipped record; when empty, errors are only counted.
   std::function<void(const SourceError&)> on_error;
 };
@@ -55,7 +64,9 @@ struct SourceOptions {
 class FrameSource {
  public:
   // `path`: a file, a directory (OpenPose per-frame JSON files, read in name
-  // order), or "-" for standard input (JSONL only).
+  // order), or "-" for standard input (JSONL only, read line by line).
+  // Errors: a missing path (kNotFound), an unknown / mismatched format or
+  // layout, or a mapping that is not defined (kInvalidArgument / kUnsupported).
   static Result<std::unique_ptr<FrameSource>> open(const std::string& path,
                                                    const SourceOptions& options);
   virtual ~FrameSource() = default;
@@ -76,7 +87,9 @@ class FrameSource {
 };
 
 // Joint mapping between layouts (e.g. BODY_25 -> openpose-18): for each target
-// joint, the source joints averaged to make it. Error when not well defined.
+// joint, the source joints averaged to make it. Layout names: graph.h's plus
+// "body_25" (OpenPose BODY_25, a source layout). kInvalidArgument for an
+// unknown name, kUnsupported when the mapping is not defined (docs/sources.md).
 Result<std::vector<std::vector<int>>> joint_mapping(std::string_view from, std::string_view to);
 
 }  // namespace stgcn

@@ -10,6 +10,7 @@
 
 #include "stgcn/engine.h"
 #include "stgcn/model.h"
+#include "stgcn/stream.h"
 
 namespace stgcn::cli {
 
@@ -107,6 +108,25 @@ struct EngineFlags {
   stgcn::Result<std::shared_ptr<const stgcn::Engine>> get(int default_batch) const;
 };
 Subcommand add_build_command(CLI::App& app);
+Subcommand add_run_command(CLI::App& app);  // run_cmd.cpp
+
+// `stgcn bench --streams` (stream_bench.cpp): concurrent tracks at a camera
+// rate that the runtime sustains under a p99 latency bound.
+struct StreamBenchFlags {
+  bool on = false;
+  std::vector<std::string> modes{"continual", "window"};
+  std::vector<int> hops{1, 4};
+  double seconds = 5, warmup = 3, fps = 30, p99_ms = 100;
+  int tracks = 0;  // > 0: measure this count only (no search)
+  int max_tracks = 512;
+  int workers = 1, threads = 0;
+};
+int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& s, const std::string& json);
+void add_stream_bench_flags(CLI::App* cmd, StreamBenchFlags& s);
+// A runtime over the engine of `flags` (window) or its model (continual).
+Result<std::unique_ptr<StreamRuntime>> make_runtime(const EngineFlags& flags, StreamMode mode,
+                                                    StreamOptions options, int batch,
+                                                    std::string* layout);
 Subcommand add_validate_command(CLI::App& app);
 Subcommand add_bench_command(CLI::App& app);
 int inspect_engine(const std::string& path, bool json, bool graph);

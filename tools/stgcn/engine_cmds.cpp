@@ -314,6 +314,7 @@ Subcommand add_bench_command(CLI::App& app) {
     int iterations = 20, warmup = 3;
     std::string json;
     bool profile = false;
+    StreamBenchFlags streams;
   };
   auto o = std::make_shared<Opts>();
   o->flags.add_to(cmd, false);
@@ -332,8 +333,10 @@ Subcommand add_bench_command(CLI::App& app) {
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--json", o->json, "Also write the results as JSON to this file");
   cmd->add_flag("--profile", o->profile, "Per-layer times (median batch, first thread count)");
+  add_stream_bench_flags(cmd, o->streams);
   return {
       cmd, [o]() -> int {
+        if (o->streams.on) return run_stream_bench(o->flags, o->streams, o->json);
         const int max_batch = *std::max_element(o->batches.begin(), o->batches.end());
         auto t0 = Clock::now();
         auto e = o->flags.get(max_batch);
