@@ -100,10 +100,17 @@ struct StreamOptions {
   int workers = 1;          // worker threads (each with its own context)
   int threads = 0;          // compute threads per worker; 0 = cores / workers
   int queue_capacity = 1024;   // ready samples waiting (drop oldest beyond)
+  // Offline playback: push() waits for room in a full queue instead of
+  // dropping the oldest work (a live source should keep the default).
+  bool block_when_full = false;
   int events_capacity = 65536; // poll queue (drop oldest beyond); unused with a callback
   // Called on a worker thread for every event; when empty, events go to the poll queue.
   std::function<void(const StreamEvent&)> on_event;
 
+  // Continual mode: every event flushes a copy of the track's pipeline (the
+  // window's right padding) before classifying: closer to window mode (equal
+  // for a track of exactly T frames), at the cost of a flush per event.
+  bool lookahead = false;
   // Tracks held at once (window: history buffers; continual: the preallocated
   // state slots, about 5 MB each for the seed model). Beyond: not classified.
   int max_tracks = 64;

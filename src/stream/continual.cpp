@@ -71,7 +71,8 @@ void ensure(std::vector<float>& v, size_t n) {
 }  // namespace
 
 struct ContinualModel::Impl {
-  int C = 0, V = 0, K = 0, num_class = 0, T = 0, nslots = 0;
+  int C = 0, V = 0, K = 0, num_class = 0, T = 0, nslots = 0, nscratch = 0;
+  // Slots [0, nslots) are the tracks', nslots the empty person's, then nscratch scratch ones.
   std::vector<StreamNet> nets;
   size_t slot_floats = 0;  // [prev frame C*V][per stream state]
   std::unique_ptr<float[]> pool;
@@ -310,10 +311,12 @@ ContinualModel::ContinualModel() : impl_(std::make_unique<Impl>()) {}
 ContinualModel::~ContinualModel() = default;
 
 Result<std::unique_ptr<ContinualModel>> ContinualModel::create(const Model& model, int T,
-                                                               int slots) {
+                                                               int slots, int scratch) {
   const ModelSpec& spec = model.spec;
   if (T < 1) return invalid_argument(fmt::format("continual mode: T={} must be >= 1", T));
   if (slots < 1) return invalid_argument(fmt::format("continual mode: {} track slots", slots));
+  if (scratch < 0 || scratch > 1024)
+    return invalid_argument(fmt::format("continual mode: {} scratch slots", scratch));
   if (spec.streams.empty() || spec.streams.size() != model.streams.size())
     return invalid_argument("continual mode: the model has no streams");
   if (spec.two_stream && spec.motion != MotionMode::kFirstDifference)
@@ -327,6 +330,7 @@ Result<std::unique_ptr<ContinualModel>> ContinualModel::create(const Model& mode
   m.num_class = spec.num_class();
   m.T = T;
   m.nslots = slots;
+  m.nscratch = scratch;
   const int V = m.V, C = m.C;
   size_t off = static_cast<size_t>(C) * V;  // previous raw frame
   for (size_t s = 0; s < spec.streams.size(); ++s) {
@@ -440,7 +444,7 @@ Result<std::unique_ptr<ContinualModel>> ContinualModel::create(const Model& mode
     m.nets.push_back(std::move(net));
   }
   m.slot_floats = (off + 15) / 16 * 16;
-  const size_t total = m.slot_floats * static_cast<size_t>(slots + 1);
+  const size_t total = m.slot_floats * static_cast<size_t>(slots + 1 + scratch);
   m.pool.reset(new (std::nothrow) float[total]);
   if (!m.pool)
     return Status(ErrorCode::kInvalidArgument,
@@ -449,7 +453,7 @@ Result<std::unique_ptr<ContinualModel>> ContinualModel::create(const Model& mode
   SlotMeta proto;
   proto.n_in.assign(m.nets.size() * m.nblocks(), 0);
   proto.head_count.assign(m.nets.size(), 0);
-  m.meta.assign(slots + 1, proto);
+  m.meta.assign(slots + 1 + scratch, proto);
   return cm;
 }
 
@@ -487,6 +491,17 @@ void ContinualModel::flush(int slot) {
 bool ContinualModel::features(int slot, std::vector<float>& out) const {
   STGCN_CHECK(slot >= 0 && slot < impl_->nslots);
   return impl_->features_of(slot, out);
+}
+
+bool ContinualModel::features_lookahead(int slot, int scratch, std::vector<float>& out) {
+  Impl& m = *impl_;
+  STGCN_CHECK(slot >= 0 && slot < m.nslots && scratch >= 0 && scratch < m.nscratch);
+  if (m.meta[slot].flushed) return m.features_of(slot, out);
+  const int s = m.nslots + 1 + scratch;
+  std::memcpy(m.slot_ptr(s), m.slot_ptr(slot), sizeof(float) * m.slot_floats);
+  m.meta[s] = m.meta[slot];
+  m.flush_slot(s);
+  return m.features_of(s, out);
 }
 
 void ContinualModel::logits(std::span<const std::vector<float>* const> persons,

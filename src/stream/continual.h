@@ -26,7 +26,9 @@ namespace stgcn::streaming {
 class ContinualModel {
  public:
   // T: the window the running average spans (as a window engine of this T).
-  static Result<std::unique_ptr<ContinualModel>> create(const Model& model, int T, int slots);
+  // `scratch`: extra slots for features_lookahead(), one per calling thread.
+  static Result<std::unique_ptr<ContinualModel>> create(const Model& model, int T, int slots,
+                                                        int scratch = 1);
   ~ContinualModel();
 
   int slots() const;
@@ -49,6 +51,11 @@ class ContinualModel {
   // Current pooled features of each model stream (streams x C_last floats), or
   // false when the slot has produced no output yet.
   bool features(int slot, std::vector<float>& out) const;
+  // The features the slot would have if its track ended now: a copy of its
+  // state in scratch slot `scratch` (0 <= scratch < the create() count) is
+  // flushed. For a track of exactly T frames this is the window engine's
+  // answer; it costs a flush (tens of steps' work) per call.
+  bool features_lookahead(int slot, int scratch, std::vector<float>& out);
   // Logits from the features of M person slots (nullptr = an empty person,
   // whose features are those of an all-zero window).
   void logits(std::span<const std::vector<float>* const> persons, std::span<float> out);

@@ -90,7 +90,9 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(const Mod
   if (M < 1 || M > 16) return invalid_argument(fmt::format("M={} must be in [1, 16]", M));
   if (options.max_tracks < 1)
     return invalid_argument(fmt::format("max_tracks {} must be >= 1", options.max_tracks));
-  auto cm = streaming::ContinualModel::create(model, T, options.max_tracks);
+  if (options.workers < 1 || options.workers > 64)
+    return invalid_argument("workers must be in [1, 64]");
+  auto cm = streaming::ContinualModel::create(model, T, options.max_tracks, options.workers);
   if (!cm.is_ok()) return cm.status();
   std::unique_ptr<StreamRuntime> rt(new StreamRuntime());
   Impl& m = *rt->impl_;

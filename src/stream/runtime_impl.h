@@ -46,6 +46,7 @@ struct Job {
 struct WorkQueue {
   std::mutex mu;
   std::condition_variable cv;
+  std::condition_variable space;  // signalled when jobs leave (block_when_full)
   std::deque<Job> jobs;
 };
 
@@ -135,7 +136,7 @@ struct StreamRuntime::Impl {
   void worker_loop(int index);
   void run_window(std::vector<Job>& batch, Context& ctx, std::vector<float>& in,
                   std::vector<float>& out);
-  void run_continual(std::vector<Job>& batch);
+  void run_continual(std::vector<Job>& batch, int worker);
   void run_final(Job& job);
   void deliver(const Job& job, const EventSpec& spec, const float* logits);
   void finish(int64_t n);

@@ -25,6 +25,7 @@ void StreamRuntime::Impl::stop_workers() {
   for (auto& q : queues) {
     std::lock_guard<std::mutex> lock(q->mu);
     q->cv.notify_all();
+    q->space.notify_all();
   }
   for (auto& t : workers)
     if (t.joinable()) t.join();
@@ -46,7 +47,11 @@ void StreamRuntime::Impl::enqueue(int queue, Job job) {
   WorkQueue& q = *queues[queue];
   int64_t dropped_now = 0;
   {
-    std::lock_guard<std::mutex> lock(q.mu);
+    std::unique_lock<std::mutex> lock(q.mu);
+    if (opt.block_when_full)
+      q.space.wait(lock, [&] {
+        return stopping || static_cast<int>(q.jobs.size()) < opt.queue_capacity;
+      });
     // Overload: the oldest droppable work goes (final / release work is kept).
     while (static_cast<int>(q.jobs.size()) >= opt.queue_capacity) {
       auto it = std::find_if(q.jobs.begin(), q.jobs.end(), [](const Job& j) { return j.droppable(); });
@@ -94,31 +99,42 @@ void StreamRuntime::Impl::worker_loop(int index) {
       auto size_of = [](const Job& j) {
         return j.kind == Job::kStep ? static_cast<int>(j.step_slots.size()) : 1;
       };
-      std::set<int> slots_in_batch;
+      // Slots stepped in this batch, or blocked behind a job left in the
+      // queue: a track's steps run in order, one per batch.
+      std::set<int> used;
       int size = 0;
       const Clock::time_point deadline = q.jobs.front().pushed + max_delay;
+      const size_t scan_limit = 8 * static_cast<size_t>(max_batch);
       while (true) {
-        while (!q.jobs.empty()) {
-          Job& j = q.jobs.front();
+        bool stop = false;
+        size_t i = 0;
+        while (i < q.jobs.size() && i < scan_limit) {
+          Job& j = q.jobs[i];
           if (j.kind == Job::kFinal) {
-            if (batch.empty()) {
+            if (batch.empty() && i == 0) {
               batch.push_back(std::move(j));
               q.jobs.pop_front();
             }
+            stop = true;
             break;
           }
-          if (!batch.empty() && size + size_of(j) > max_batch) break;
-          bool clash = false;  // one step per slot per batch keeps each track's order
-          for (int s : j.step_slots) clash = clash || slots_in_batch.count(s);
-          if (clash) break;
-          for (int s : j.step_slots) slots_in_batch.insert(s);
+          if (!batch.empty() && size + size_of(j) > max_batch) {
+            stop = true;
+            break;
+          }
+          bool clash = false;
+          for (int s : j.step_slots) clash = clash || used.count(s);
+          for (int s : j.step_slots) used.insert(s);
+          if (clash) {
+            stop = true;  // run what we have; this one waits for the next batch
+            ++i;
+            continue;
+          }
           size += size_of(j);
           batch.push_back(std::move(j));
-          q.jobs.pop_front();
+          q.jobs.erase(q.jobs.begin() + static_cast<std::ptrdiff_t>(i));
         }
-        const bool full = size >= max_batch ||
-                          (!batch.empty() && batch.front().kind == Job::kFinal) ||
-                          (!q.jobs.empty());  // stopped on a clash / final / size
+        const bool full = stop || size >= max_batch || i >= scan_limit;
         if (full || stopping) break;
         if (q.cv.wait_until(lock, deadline) == std::cv_status::timeout) {
           if (!q.jobs.empty()) continue;
@@ -126,13 +142,14 @@ void StreamRuntime::Impl::worker_loop(int index) {
         }
       }
     }
+    q.space.notify_all();
     if (batch.empty()) continue;
     if (batch.front().kind == Job::kFinal) {
       run_final(batch.front());
     } else if (mode == StreamMode::kWindow) {
       run_window(batch, *ctx, in, out);
     } else {
-      run_continual(batch);
+      run_continual(batch, index);
     }
     finish(static_cast<int64_t>(batch.size()));
   }
@@ -156,7 +173,7 @@ void StreamRuntime::Impl::run_window(std::vector<Job>& batch, Context& ctx, std:
     deliver(batch[i], batch[i].events.front(), out.data() + static_cast<size_t>(i) * num_class);
 }
 
-void StreamRuntime::Impl::run_continual(std::vector<Job>& batch) {
+void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
   std::vector<int> slots;
   std::vector<const float*> frames;
   const size_t cv = static_cast<size_t>(C) * V;
@@ -176,7 +193,9 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch) {
       bool ready = true;
       for (int m = 0; m < M; ++m)
         if (e.slots[m] >= 0) {
-          if (!cm->features(e.slots[m], feats[m])) ready = false;
+          const bool ok = opt.lookahead ? cm->features_lookahead(e.slots[m], worker, feats[m])
+                                        : cm->features(e.slots[m], feats[m]);
+          if (!ok) ready = false;
           persons[m] = &feats[m];
         }
       if (!ready) continue;  // the pipeline has produced no output yet

@@ -120,6 +120,7 @@ struct StreamBenchFlags {
   int tracks = 0;  // > 0: measure this count only (no search)
   int max_tracks = 512;
   int workers = 1, threads = 0;
+  bool lookahead = false;
 };
 int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& s, const std::string& json);
 void add_stream_bench_flags(CLI::App* cmd, StreamBenchFlags& s);

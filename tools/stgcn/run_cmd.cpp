@@ -93,7 +93,7 @@ struct RunFlags {
       max_tracks = 64, queue = 1024, center_joint = 0;
   std::vector<int> scale_bone{11, 12};
   double realtime = 0, timeout = 1.0, max_delay_ms = 2, stats_interval = 1, min_confidence = 0;
-  bool quiet = false;
+  bool quiet = false, lookahead = false;
 };
 
 std::string event_json(const StreamEvent& e, const std::vector<std::string>& labels) {
@@ -130,7 +130,13 @@ int run_streams(const RunFlags& f) {
   o.threads = f.threads;
   o.max_batch = f.max_batch;
   o.max_tracks = f.max_tracks;
+  o.lookahead = f.lookahead;
+  if (f.lookahead && o.mode != StreamMode::kContinual)
+    return fail(invalid_argument("--lookahead is for --mode continual"));
   o.queue_capacity = f.queue;
+  // Played as fast as possible, a file must not lose frames: producers wait.
+  // Paced like a camera, the live policy applies (drop the oldest).
+  o.block_when_full = f.realtime <= 0;
   o.track_timeout = f.timeout;
   o.max_delay_ms = f.max_delay_ms;
   o.min_confidence = static_cast<float>(f.min_confidence);
@@ -383,12 +389,17 @@ Subcommand add_run_command(CLI::App& app) {
   cmd->add_option("--max-tracks", f->max_tracks, "Tracks held at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  cmd->add_option("--queue", f->queue, "Ready work held before the oldest is dropped")
+  cmd->add_option("--queue", f->queue,
+                  "Ready work held; beyond it the oldest is dropped with --realtime, producers "
+                  "wait without")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--stats-interval", f->stats_interval, "Seconds between live stats lines (0: none)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
+  cmd->add_flag("--lookahead", f->lookahead,
+                "Continual mode: classify a flushed copy of each track's pipeline (the window's "
+                "right padding): closer to window mode, costs a flush per event");
   cmd->add_flag("--quiet", f->quiet, "No stats or warnings on stderr");
   return {cmd, [f]() { return run_streams(*f); }};
 }
