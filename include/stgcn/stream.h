@@ -65,6 +65,7 @@ struct StreamStats {
   double mean_batch = 0;                // samples per engine call
   double latency_p50_ms = 0, latency_p99_ms = 0;  // push -> result, over the recent events
   int64_t queued = 0;                   // work waiting now
+  double busy_ms = 0;                   // worker time spent classifying (all workers)
 };
 
 enum class StreamMode { kWindow, kContinual };
@@ -97,7 +98,10 @@ struct StreamOptions {
   // Batching and threads.
   int max_batch = 0;        // 0: the engine's max batch (window) / 64 (continual)
   double max_delay_ms = 2;  // a partial batch waits at most this long for more work
-  int workers = 1;          // worker threads (each with its own context)
+  // Worker threads (each with its own context). 0: one per core with one
+  // compute thread each in continual mode (small GEMMs scale better across
+  // workers than across threads), one with every core in window mode.
+  int workers = 0;
   int threads = 0;          // compute threads per worker; 0 = cores / workers
   int queue_capacity = 1024;   // ready samples waiting (drop oldest beyond)
   // Offline playback: push() waits for room in a full queue instead of

@@ -43,7 +43,7 @@ Status StreamRuntime::Impl::init() {
     return invalid_argument(fmt::format("normalisation joints must be in [0, {})", V));
   if (opt.track_timeout <= 0) return invalid_argument("track_timeout must be > 0");
   if (opt.top_k < 1) return invalid_argument("top_k must be >= 1");
-  if (opt.workers < 1 || opt.workers > 64) return invalid_argument("workers must be in [1, 64]");
+  if (opt.workers < 1 || opt.workers > 64) return invalid_argument("workers must be in [0, 64]");
   if (opt.queue_capacity < 1 || opt.events_capacity < 1)
     return invalid_argument("queue capacities must be >= 1");
   if (opt.max_delay_ms < 0) return invalid_argument("max_delay_ms must be >= 0");
@@ -64,6 +64,7 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create(std::shared_ptr<con
     return invalid_argument(
         "continual mode needs the model's weights (create_continual with the checkpoint or "
         "ONNX model); an engine holds folded, packed weights");
+  if (options.workers == 0) options.workers = 1;
   std::unique_ptr<StreamRuntime> rt(new StreamRuntime());
   Impl& m = *rt->impl_;
   const EngineInfo& info = engine->info();
@@ -90,8 +91,12 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(const Mod
   if (M < 1 || M > 16) return invalid_argument(fmt::format("M={} must be in [1, 16]", M));
   if (options.max_tracks < 1)
     return invalid_argument(fmt::format("max_tracks {} must be >= 1", options.max_tracks));
+  if (options.workers == 0) {
+    options.workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    if (options.threads == 0) options.threads = 1;
+  }
   if (options.workers < 1 || options.workers > 64)
-    return invalid_argument("workers must be in [1, 64]");
+    return invalid_argument("workers must be in [0, 64]");
   auto cm = streaming::ContinualModel::create(model, T, options.max_tracks, options.workers);
   if (!cm.is_ok()) return cm.status();
   std::unique_ptr<StreamRuntime> rt(new StreamRuntime());

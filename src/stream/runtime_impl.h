@@ -114,7 +114,7 @@ struct StreamRuntime::Impl {
 
   // Counters.
   std::atomic<int64_t> frames{0}, rejected{0}, samples{0}, n_events{0}, dropped{0},
-      dropped_events{0}, unplaced{0}, batches{0};
+      dropped_events{0}, unplaced{0}, batches{0}, busy_us{0};
 
   // runtime.cpp
   Status init();

@@ -144,6 +144,7 @@ void StreamRuntime::Impl::worker_loop(int index) {
     }
     q.space.notify_all();
     if (batch.empty()) continue;
+    const Clock::time_point t0 = Clock::now();
     if (batch.front().kind == Job::kFinal) {
       run_final(batch.front());
     } else if (mode == StreamMode::kWindow) {
@@ -151,6 +152,7 @@ void StreamRuntime::Impl::worker_loop(int index) {
     } else {
       run_continual(batch, index);
     }
+    busy_us += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
     finish(static_cast<int64_t>(batch.size()));
   }
 }
@@ -280,6 +282,7 @@ StreamStats StreamRuntime::Impl::stats() {
   s.dropped_events = dropped_events.load();
   s.unplaced = unplaced.load();
   s.batches = batches.load();
+  s.busy_ms = busy_us.load() / 1000.0;
   s.mean_batch = s.batches > 0 ? static_cast<double>(s.samples) / s.batches : 0;
   std::vector<double> lat;
   {

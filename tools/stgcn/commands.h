@@ -119,7 +119,7 @@ struct StreamBenchFlags {
   double seconds = 5, warmup = 3, fps = 30, p99_ms = 100;
   int tracks = 0;  // > 0: measure this count only (no search)
   int max_tracks = 512;
-  int workers = 1, threads = 0;
+  int workers = 0, threads = 0;  // 0: the runtime's defaults
   bool lookahead = false;
 };
 int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& s, const std::string& json);

@@ -89,7 +89,7 @@ struct RunFlags {
   std::vector<std::string> sources;
   std::string format = "auto", mode = "window", out, labels, fill = "zero", normalize = "none",
               grouping = "auto", channels;
-  int hop = 0, min_frames = 0, top_k = 3, workers = 1, threads = 0, max_batch = 0,
+  int hop = 0, min_frames = 0, top_k = 3, workers = 0, threads = 0, max_batch = 0,
       max_tracks = 64, queue = 1024, center_joint = 0;
   std::vector<int> scale_bone{11, 12};
   double realtime = 0, timeout = 1.0, max_delay_ms = 2, stats_interval = 1, min_confidence = 0;
@@ -374,9 +374,11 @@ Subcommand add_run_command(CLI::App& app) {
   cmd->add_option("--top-k", f->top_k, "Classes per event")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--workers", f->workers, "Worker threads")
+  cmd->add_option("--workers", f->workers,
+                  "Worker threads (0: one per core, one thread each, in continual mode; one in "
+                  "window mode)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(0, 64));
   cmd->add_option("--threads", f->threads, "Compute threads per worker (0: cores / workers)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));

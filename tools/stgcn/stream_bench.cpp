@@ -23,6 +23,7 @@ struct Probe {
   int tracks = 0;
   bool ok = false;
   double p50 = 0, p99 = 0, max_lag_ms = 0, mean_batch = 0;
+  double ms_per_frame = 0;  // worker compute time per track-frame
   int64_t events = 0, dropped = 0, frames = 0;
   std::string why;
 };
@@ -105,6 +106,9 @@ Probe probe(const EngineFlags& flags, StreamMode mode, int hop, int n, const Str
   r.dropped = s.dropped;
   r.frames = s.frames;
   r.mean_batch = s.mean_batch;
+  // A window (or a continual step) per classified sample; a window every hop frames.
+  const double per_sample = s.samples > 0 ? s.busy_ms / static_cast<double>(s.samples) : 0;
+  r.ms_per_frame = mode == StreamMode::kWindow ? per_sample / hop : per_sample;
   if (!lat.empty()) {
     std::sort(lat.begin(), lat.end());
     r.p50 = lat[lat.size() / 2];
@@ -163,9 +167,9 @@ void add_stream_bench_flags(CLI::App* cmd, StreamBenchFlags& s) {
       ->check(CLI::Range(1, 100000))
       ->group(g);
   cmd->add_flag("--lookahead", s.lookahead, "Continual mode with a flush per event")->group(g);
-  cmd->add_option("--workers", s.workers, "Runtime worker threads")
+  cmd->add_option("--workers", s.workers, "Runtime worker threads (0: the runtime's default)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64))
+      ->check(CLI::Range(0, 64))
       ->group(g);
 }
 
@@ -185,8 +189,8 @@ int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& b, const 
   fmt::print("{}: {} tracks at {} fps, p99 < {} ms, nothing dropped ({} cores)\n",
              flags.model.path, b.tracks > 0 ? "probing" : "max concurrent", b.fps, b.p99_ms,
              omp_get_num_procs());
-  fmt::print("{:>12} {:>9} {:>4} {:>7} {:>9} {:>9} {:>10} {:>13}\n", "mode", "precision", "hop",
-             "tracks", "p50 ms", "p99 ms", "mean batch", "MACs/frame");
+  fmt::print("{:>12} {:>9} {:>4} {:>7} {:>9} {:>9} {:>10} {:>13} {:>12}\n", "mode", "precision",
+             "hop", "tracks", "p50 ms", "p99 ms", "mean batch", "MACs/frame", "ms/frame");
   for (const std::string& mode_name : b.modes) {
     const StreamMode mode = *parse_stream_mode(mode_name);
     const std::string precision = mode == StreamMode::kContinual ? "fp32" : flags.precision;
@@ -212,8 +216,10 @@ int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& b, const 
       macs_frame = (*rt)->macs_per_sample();
     }
     for (int hop : b.hops) {
+      Probe last;
       auto run = [&](int n) {
         Probe p = probe(f, mode, hop, n, b);
+        last = p;
         fmt::print(stderr, "stgcn: {} hop {}: {} tracks: {} (p50 {:.1f} ms, p99 {:.1f} ms)\n",
                    mode_name, hop, n, p.ok ? "sustained" : p.why, p.p50, p.p99);
         return p;
@@ -252,8 +258,9 @@ int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& b, const 
           mode == StreamMode::kWindow ? static_cast<double>(macs_frame) / hop : macs_frame;
       const std::string shown =
           mode == StreamMode::kContinual && b.lookahead ? "continual+la" : mode_name;
-      fmt::print("{:>12} {:>9} {:>4} {:>7} {:>9.1f} {:>9.1f} {:>10.1f} {:>13.3g}\n", shown,
-                 precision, hop, best.tracks, best.p50, best.p99, best.mean_batch, macs_per_frame);
+      fmt::print("{:>12} {:>9} {:>4} {:>7} {:>9.1f} {:>9.1f} {:>10.1f} {:>13.3g} {:>12.3f}\n",
+                 shown, precision, hop, best.tracks, best.p50, best.p99, best.mean_batch,
+                 macs_per_frame, best.tracks > 0 ? best.ms_per_frame : last.ms_per_frame);
       j["results"].push_back({{"mode", shown},
                               {"precision", precision},
                               {"hop", hop},
@@ -261,7 +268,14 @@ int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& b, const 
                               {"p50_ms", best.p50},
                               {"p99_ms", best.p99},
                               {"mean_batch", best.mean_batch},
-                              {"macs_per_frame", macs_per_frame}});
+                              {"macs_per_frame", macs_per_frame},
+                              {"compute_ms_per_frame",
+                               best.tracks > 0 ? best.ms_per_frame : last.ms_per_frame},
+                              {"probe", {{"tracks", last.tracks},
+                                         {"ok", last.ok},
+                                         {"why", last.why},
+                                         {"p99_ms", last.p99},
+                                         {"compute_ms_per_frame", last.ms_per_frame}}}});
     }
   }
   if (!json.empty()) {
