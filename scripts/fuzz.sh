@@ -10,9 +10,11 @@ FIXTURES=${STGCN_FIXTURES:-build/fixtures}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSTGCN_FUZZ=ON -DSTGCN_BUILD_TESTS=OFF -DSTGCN_BUILD_CLI=OFF >/dev/null
 cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy fuzz_onnx \
-  fuzz_engine
+  fuzz_engine fuzz_sources
 mkdir -p build-fuzz/findings build-fuzz/corpus/checkpoint build-fuzz/corpus/npy build-fuzz/corpus/onnx \
-  build-fuzz/corpus/engine
+  build-fuzz/corpus/engine build-fuzz/corpus/sources
+# Input adapters: a small valid document of each format (fuzz/make_source_seeds.py).
+python3 fuzz/make_source_seeds.py build-fuzz/corpus/sources
 if [ -d "$FIXTURES" ]; then
   find "$FIXTURES" -name '*.pt' -size -400k -exec cp {} build-fuzz/corpus/checkpoint/ \; 2>/dev/null || true
   find "$FIXTURES" -name '*.npy' -size -200k -exec cp {} build-fuzz/corpus/npy/ \; 2>/dev/null || true
@@ -27,7 +29,7 @@ if [ -d "$FIXTURES" ]; then
   fi
 fi
 cp models/demo/*.npy build-fuzz/corpus/npy/ 2>/dev/null || true
-for target in checkpoint npy onnx engine; do
+for target in checkpoint npy onnx engine sources; do
   max_len=1048576
   if [ "$target" = engine ]; then max_len=2097152; fi  # engine seeds go up to 2 MB
   echo "[fuzz] fuzz_$target for ${SECONDS_EACH}s"

@@ -1,0 +1,51 @@
+// libFuzzer target: the input adapters (sources.h) must report and skip any
+// malformed record, and every frame they return must be well-formed. The first
+// byte picks the format; the rest is the file.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "stgcn/sources.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  static const stgcn::SourceFormat kFormats[] = {
+      stgcn::SourceFormat::kJsonl, stgcn::SourceFormat::kMediaPipeJson,
+      stgcn::SourceFormat::kMediaPipeCsv, stgcn::SourceFormat::kOpenPoseJson,
+      stgcn::SourceFormat::kNtuSkeleton, stgcn::SourceFormat::kAuto};
+  static const char* kExt[] = {".jsonl", ".json", ".csv", ".json", ".skeleton", ".jsonl"};
+  const int f = data[0] % 6;
+  const std::string path = "/tmp/fuzz_sources_" + std::to_string(getpid()) + kExt[f];
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (!file) return 0;
+  std::fwrite(data + 1, 1, size - 1, file);
+  std::fclose(file);
+  stgcn::SourceOptions opt;
+  opt.format = kFormats[f];
+  static const char* kTargets[] = {"", "openpose", "coco"};  // mapped or not
+  opt.layout = kTargets[(data[0] / 6) % 3];
+  auto src = stgcn::FrameSource::open(path, opt);
+  if (src.is_ok()) {
+    stgcn::Frame frame;
+    double last = -INFINITY;
+    for (int n = 0; n < 10000; ++n) {
+      auto more = (*src)->next(frame);
+      if (!more.is_ok() || !*more) break;
+      const size_t V = static_cast<size_t>((*src)->joints());
+      if (!(frame.timestamp > last) || !std::isfinite(frame.timestamp)) __builtin_trap();
+      last = frame.timestamp;
+      for (const auto& p : frame.persons) {
+        if (p.xyz.size() != V * 3) __builtin_trap();
+        if (!p.confidence.empty() && p.confidence.size() != V) __builtin_trap();
+        for (float v : p.xyz)
+          if (!std::isfinite(v)) __builtin_trap();
+      }
+    }
+  }
+  std::remove(path.c_str());
+  return 0;
+}
