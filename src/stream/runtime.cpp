@@ -322,9 +322,7 @@ Status StreamRuntime::Impl::push(const Frame& f) {
       }
     }
     if (!released.empty()) {
-      Job rel;
-      rel.kind = Job::kFinal;
-      rel.stream = st.id;
+      Job rel = Job::make(Job::kFinal, st.id, frame, f.timestamp, now);
       rel.release_slots = released;
       jobs.push_back(std::move(rel));
     }
@@ -413,23 +411,13 @@ Status StreamRuntime::Impl::push(const Frame& f) {
     }
     if (mode == StreamMode::kWindow) {
       for (size_t i = 0; i < specs.size(); ++i) {
-        Job j;
-        j.kind = Job::kSample;
-        j.stream = st.id;
-        j.frame = frame;
-        j.timestamp = f.timestamp;
-        j.pushed = now;
+        Job j = Job::make(Job::kSample, st.id, frame, f.timestamp, now);
         window_sample(st, members[i], frame, j.data);
         j.events.push_back(std::move(specs[i]));
         jobs.push_back(std::move(j));
       }
     } else {
-      Job j;
-      j.kind = Job::kStep;
-      j.stream = st.id;
-      j.frame = frame;
-      j.timestamp = f.timestamp;
-      j.pushed = now;
+      Job j = Job::make(Job::kStep, st.id, frame, f.timestamp, now);
       for (auto& [id, tr] : st.tracks) {
         if (tr.slot < 0) continue;
         if (by_stream && tr.person < 0) continue;
@@ -460,11 +448,7 @@ Status StreamRuntime::Impl::end_stream(const std::string& id) {
   std::vector<Job> jobs;
   const Clock::time_point now = Clock::now();
   auto base = [&](int64_t frame) {
-    Job j;
-    j.stream = st.id;
-    j.frame = frame;
-    j.timestamp = st.last_ts;
-    j.pushed = now;
+    Job j = Job::make(Job::kSample, st.id, frame, st.last_ts, now);
     j.final = true;
     return j;
   };

@@ -41,6 +41,17 @@ struct Job {
   std::vector<int> flush_slots;   // kFinal: flushed before the events
   std::vector<int> release_slots; // kFinal: returned to the pool after
   bool droppable() const { return kind != kFinal; }
+
+  static Job make(Kind kind, const std::string& stream, int64_t frame, double timestamp,
+                  Clock::time_point pushed) {
+    Job j;
+    j.kind = kind;
+    j.stream = stream;
+    j.frame = frame;
+    j.timestamp = timestamp;
+    j.pushed = pushed;
+    return j;
+  }
 };
 
 struct WorkQueue {
@@ -138,6 +149,7 @@ struct StreamRuntime::Impl {
                   std::vector<float>& out);
   void run_continual(std::vector<Job>& batch, int worker);
   void run_final(Job& job);
+  void classify_continual(const Job& job, int lookahead);
   void deliver(const Job& job, const EventSpec& spec, const float* logits);
   void finish(int64_t n);
   StreamStats stats();

@@ -187,28 +187,13 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
   cm->step(slots, frames);
   batches++;
   samples += static_cast<int64_t>(slots.size());
-  std::vector<float> logits(num_class);
-  std::vector<std::vector<float>> feats(M);
-  for (const Job& j : batch)
-    for (const EventSpec& e : j.events) {
-      std::vector<const std::vector<float>*> persons(M, nullptr);
-      bool ready = true;
-      for (int m = 0; m < M; ++m)
-        if (e.slots[m] >= 0) {
-          const bool ok = opt.lookahead ? cm->features_lookahead(e.slots[m], worker, feats[m])
-                                        : cm->features(e.slots[m], feats[m]);
-          if (!ok) ready = false;
-          persons[m] = &feats[m];
-        }
-      if (!ready) continue;  // the pipeline has produced no output yet
-      cm->logits(persons, logits);
-      deliver(j, e, logits.data());
-    }
+  for (const Job& j : batch) classify_continual(j, opt.lookahead ? worker : -1);
 }
 
-void StreamRuntime::Impl::run_final(Job& job) {
-  for (int s : job.flush_slots) cm->flush(s);
-  if (!job.flush_slots.empty()) batches++;
+// The events of a continual job from its slots' pooled features (a flushed
+// copy of each in scratch slot `lookahead` when >= 0); a slot whose pipeline
+// has produced no output yet makes no event.
+void StreamRuntime::Impl::classify_continual(const Job& job, int lookahead) {
   std::vector<float> logits(num_class);
   std::vector<std::vector<float>> feats(M);
   for (const EventSpec& e : job.events) {
@@ -216,13 +201,21 @@ void StreamRuntime::Impl::run_final(Job& job) {
     bool ready = true;
     for (int m = 0; m < M; ++m)
       if (e.slots[m] >= 0) {
-        if (!cm->features(e.slots[m], feats[m])) ready = false;
+        const bool ok = lookahead >= 0 ? cm->features_lookahead(e.slots[m], lookahead, feats[m])
+                                       : cm->features(e.slots[m], feats[m]);
+        ready = ready && ok;
         persons[m] = &feats[m];
       }
     if (!ready) continue;
     cm->logits(persons, logits);
     deliver(job, e, logits.data());
   }
+}
+
+void StreamRuntime::Impl::run_final(Job& job) {
+  for (int s : job.flush_slots) cm->flush(s);
+  if (!job.flush_slots.empty()) batches++;
+  classify_continual(job, -1);
   release_slots(job.release_slots);
 }
 
