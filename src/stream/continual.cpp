@@ -87,16 +87,16 @@ struct ContinualModel::Impl {
   int64_t& n_in(int slot, size_t s, size_t l) { return meta[slot].n_in[s * nblocks() + l]; }
 
   // Runs block l for the slots in `act` on input `xin` (Cin x nb*V). With
-  // `pad_limit` >= 0 the input is the layer's right padding (one slot) and
-  // only outputs tau <= pad_limit are produced. On return `act` holds the
-  // slots that produced an output and `xin` that output (Cout x nd*V).
+  // `pad_limit` (one entry per slot of `act`) the input is the layer's right
+  // padding and only outputs tau <= pad_limit[i] are produced. On return `act`
+  // holds the slots that produced an output and `xin` that output (Cout x nd*V).
   void block(size_t s, size_t l, std::vector<int>& act, std::vector<float>& xin,
-             int64_t pad_limit) {
+             const std::vector<int64_t>* pad_limit) {
     const Block& b = nets[s].blocks[l];
     const int64_t nb = static_cast<int64_t>(act.size()), VV = V, cols = nb * V;
     const int R = b.pad + 1;
     Scratch& sc = tls;
-    if (pad_limit < 0) {
+    if (pad_limit == nullptr) {
       if (b.res != ResidualKind::kNone) {
         for (int64_t i = 0; i < nb; ++i) {
           float* dst = slot_ptr(act[i]) + b.res_off +
@@ -130,19 +130,22 @@ struct ContinualModel::Impl {
         }
       }
     } else {
-      const int slot = act[0];
-      const int64_t t = n_in(slot, s, l);
-      std::memset(slot_ptr(slot) + b.tcn_off + static_cast<size_t>((t + b.pad) % b.kt) * b.cout * V,
-                  0, sizeof(float) * b.cout * V);
+      for (int slot : act) {
+        const int64_t t = n_in(slot, s, l);
+        std::memset(
+            slot_ptr(slot) + b.tcn_off + static_cast<size_t>((t + b.pad) % b.kt) * b.cout * V, 0,
+            sizeof(float) * b.cout * V);
+      }
     }
     // Which slots have an output due: the input just pushed is t; the output
     // tau = (t - pad) / stride needs inputs t - 2 pad .. t.
     std::vector<int> due;
     std::vector<int64_t> due_t;
-    for (int slot : act) {
+    for (size_t i = 0; i < act.size(); ++i) {
+      const int slot = act[i];
       const int64_t t = n_in(slot, s, l)++;
       if (t < b.pad || (t - b.pad) % b.stride != 0) continue;
-      if (pad_limit >= 0 && (t - b.pad) / b.stride > pad_limit) continue;
+      if (pad_limit && (t - b.pad) / b.stride > (*pad_limit)[i]) continue;
       due.push_back(slot);
       due_t.push_back(t);
     }
@@ -198,7 +201,7 @@ struct ContinualModel::Impl {
   // Blocks l0.. of stream s, then the running average of the last block.
   void forward(size_t s, size_t l0, std::vector<int>& act, std::vector<float>& x) {
     StreamNet& net = nets[s];
-    for (size_t l = l0; l < net.blocks.size() && !act.empty(); ++l) block(s, l, act, x, -1);
+    for (size_t l = l0; l < net.blocks.size() && !act.empty(); ++l) block(s, l, act, x, nullptr);
     if (act.empty()) return;
     head(s, act, x);
   }
@@ -265,25 +268,39 @@ struct ContinualModel::Impl {
     }
   }
 
-  void flush_slot(int slot) {
-    SlotMeta& m = meta[slot];
-    if (m.flushed) return;
-    m.flushed = true;
+  // Appends each layer's right padding for every slot, block by block, all
+  // slots together: block l's padded outputs flow on through the deeper
+  // blocks before block l + 1 is padded.
+  void flush_slots(const std::vector<int>& slots) {
+    std::vector<int> todo;
+    for (int slot : slots)
+      if (!meta[slot].flushed) {
+        meta[slot].flushed = true;
+        todo.push_back(slot);
+      }
     for (size_t s = 0; s < nets.size(); ++s) {
       for (size_t l = 0; l < nets[s].blocks.size(); ++l) {
         const Block& b = nets[s].blocks[l];
-        const int64_t real = n_in(slot, s, l);
-        if (real == 0) break;
-        const int64_t limit = (real - 1) / b.stride;
+        std::vector<int> act;
+        std::vector<int64_t> limit;
+        for (int slot : todo) {
+          const int64_t real = n_in(slot, s, l);
+          if (real == 0) continue;
+          act.push_back(slot);
+          limit.push_back((real - 1) / b.stride);
+        }
+        if (act.empty()) break;
         for (int q = 0; q < b.pad; ++q) {
-          std::vector<int> act{slot};
+          std::vector<int> a = act;
           std::vector<float> x;
-          block(s, l, act, x, limit);
-          if (!act.empty()) forward(s, l + 1, act, x);
+          block(s, l, a, x, &limit);
+          if (!a.empty()) forward(s, l + 1, a, x);
         }
       }
     }
   }
+
+  void flush_slot(int slot) { flush_slots({slot}); }
 
   bool features_of(int slot, std::vector<float>& out) const {
     size_t total = 0;
@@ -494,14 +511,34 @@ bool ContinualModel::features(int slot, std::vector<float>& out) const {
 }
 
 bool ContinualModel::features_lookahead(int slot, int scratch, std::vector<float>& out) {
+  std::vector<std::vector<float>> f;
+  std::vector<char> ok;
+  features_lookahead({&slot, 1}, scratch, f, ok);
+  out = std::move(f.front());
+  return ok.front();
+}
+
+void ContinualModel::features_lookahead(std::span<const int> slots, int scratch_base,
+                                        std::vector<std::vector<float>>& out,
+                                        std::vector<char>& ok) {
   Impl& m = *impl_;
-  STGCN_CHECK(slot >= 0 && slot < m.nslots && scratch >= 0 && scratch < m.nscratch);
-  if (m.meta[slot].flushed) return m.features_of(slot, out);
-  const int s = m.nslots + 1 + scratch;
-  std::memcpy(m.slot_ptr(s), m.slot_ptr(slot), sizeof(float) * m.slot_floats);
-  m.meta[s] = m.meta[slot];
-  m.flush_slot(s);
-  return m.features_of(s, out);
+  out.assign(slots.size(), {});
+  ok.assign(slots.size(), 0);
+  for (size_t start = 0; start < slots.size(); start += kLookaheadChunk) {
+    const size_t n = std::min(slots.size() - start, static_cast<size_t>(kLookaheadChunk));
+    std::vector<int> copies;
+    for (size_t i = 0; i < n; ++i) {
+      const int slot = slots[start + i];
+      STGCN_CHECK(slot >= 0 && slot < m.nslots);
+      const int s = m.nslots + 1 + scratch_base + static_cast<int>(i);
+      STGCN_CHECK(scratch_base >= 0 && scratch_base + static_cast<int>(i) < m.nscratch);
+      std::memcpy(m.slot_ptr(s), m.slot_ptr(slot), sizeof(float) * m.slot_floats);
+      m.meta[s] = m.meta[slot];
+      copies.push_back(s);
+    }
+    m.flush_slots(copies);
+    for (size_t i = 0; i < n; ++i) ok[start + i] = m.features_of(copies[i], out[start + i]);
+  }
 }
 
 void ContinualModel::logits(std::span<const std::vector<float>* const> persons,

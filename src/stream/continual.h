@@ -56,6 +56,11 @@ class ContinualModel {
   // flushed. For a track of exactly T frames this is the window engine's
   // answer; it costs a flush (tens of steps' work) per call.
   bool features_lookahead(int slot, int scratch, std::vector<float>& out);
+  // The same for many slots, flushed together in chunks of kLookaheadChunk
+  // (scratch slots scratch_base .. scratch_base + kLookaheadChunk - 1).
+  static constexpr int kLookaheadChunk = 8;
+  void features_lookahead(std::span<const int> slots, int scratch_base,
+                          std::vector<std::vector<float>>& out, std::vector<char>& ok);
   // Logits from the features of M person slots (nullptr = an empty person,
   // whose features are those of an all-zero window).
   void logits(std::span<const std::vector<float>* const> persons, std::span<float> out);

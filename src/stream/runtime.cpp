@@ -97,7 +97,9 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(const Mod
   }
   if (options.workers < 1 || options.workers > 64)
     return invalid_argument("workers must be in [0, 64]");
-  auto cm = streaming::ContinualModel::create(model, T, options.max_tracks, options.workers);
+  auto cm = streaming::ContinualModel::create(
+      model, T, options.max_tracks,
+      options.lookahead ? options.workers * streaming::ContinualModel::kLookaheadChunk : 0);
   if (!cm.is_ok()) return cm.status();
   std::unique_ptr<StreamRuntime> rt(new StreamRuntime());
   Impl& m = *rt->impl_;

@@ -149,7 +149,7 @@ struct StreamRuntime::Impl {
                   std::vector<float>& out);
   void run_continual(std::vector<Job>& batch, int worker);
   void run_final(Job& job);
-  void classify_continual(const Job& job, int lookahead);
+  void classify_continual(const Job& job, const std::map<int, const std::vector<float>*>* given);
   void deliver(const Job& job, const EventSpec& spec, const float* logits);
   void finish(int64_t n);
   StreamStats stats();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -187,25 +188,48 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
   cm->step(slots, frames);
   batches++;
   samples += static_cast<int64_t>(slots.size());
-  for (const Job& j : batch) classify_continual(j, opt.lookahead ? worker : -1);
+  if (!opt.lookahead) {
+    for (const Job& j : batch) classify_continual(j, nullptr);
+    return;
+  }
+  // Lookahead: every slot with an event gets a flushed copy, all together.
+  std::vector<int> event_slots;
+  for (const Job& j : batch)
+    for (const EventSpec& e : j.events)
+      for (int s : e.slots)
+        if (s >= 0 && std::find(event_slots.begin(), event_slots.end(), s) == event_slots.end())
+          event_slots.push_back(s);
+  std::vector<std::vector<float>> feats;
+  std::vector<char> ok;
+  cm->features_lookahead(event_slots, worker * streaming::ContinualModel::kLookaheadChunk, feats,
+                         ok);
+  std::map<int, const std::vector<float>*> ready;
+  for (size_t i = 0; i < event_slots.size(); ++i)
+    if (ok[i]) ready[event_slots[i]] = &feats[i];
+  for (const Job& j : batch) classify_continual(j, &ready);
 }
 
-// The events of a continual job from its slots' pooled features (a flushed
-// copy of each in scratch slot `lookahead` when >= 0); a slot whose pipeline
-// has produced no output yet makes no event.
-void StreamRuntime::Impl::classify_continual(const Job& job, int lookahead) {
+// The events of a continual job from its slots' pooled features (`given`:
+// precomputed ones, e.g. from flushed copies); a slot whose pipeline has
+// produced no output yet makes no event.
+void StreamRuntime::Impl::classify_continual(const Job& job,
+                                             const std::map<int, const std::vector<float>*>* given) {
   std::vector<float> logits(num_class);
   std::vector<std::vector<float>> feats(M);
   for (const EventSpec& e : job.events) {
     std::vector<const std::vector<float>*> persons(M, nullptr);
     bool ready = true;
-    for (int m = 0; m < M; ++m)
-      if (e.slots[m] >= 0) {
-        const bool ok = lookahead >= 0 ? cm->features_lookahead(e.slots[m], lookahead, feats[m])
-                                       : cm->features(e.slots[m], feats[m]);
-        ready = ready && ok;
+    for (int m = 0; m < M; ++m) {
+      if (e.slots[m] < 0) continue;
+      if (given) {
+        auto it = given->find(e.slots[m]);
+        ready = ready && it != given->end();
+        if (it != given->end()) persons[m] = it->second;
+      } else {
+        ready = ready && cm->features(e.slots[m], feats[m]);
         persons[m] = &feats[m];
       }
+    }
     if (!ready) continue;
     cm->logits(persons, logits);
     deliver(job, e, logits.data());
@@ -215,7 +239,7 @@ void StreamRuntime::Impl::classify_continual(const Job& job, int lookahead) {
 void StreamRuntime::Impl::run_final(Job& job) {
   for (int s : job.flush_slots) cm->flush(s);
   if (!job.flush_slots.empty()) batches++;
-  classify_continual(job, -1);
+  classify_continual(job, nullptr);
   release_slots(job.release_slots);
 }
 

@@ -99,6 +99,23 @@ TEST_F(RunCli, ContinualModeFromStdinAndItsFinalEventAgreesWithWindowMode) {
   EXPECT_NEAR(ce.back()["score"].get<double>(), we.back()["score"].get<double>(), 1e-3);
 }
 
+TEST_F(RunCli, EventsCanGoToStdoutAsTheyCome) {
+  json truth = make_streams(0);
+  auto r = run("run '" + kTrained + "' --source '" + path("s/cam0.jsonl") +
+               "' --hop 50 --out - --stats-interval 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    json e = json::parse(line);  // stdout holds only events
+    EXPECT_EQ(e["stream"], "cam0");
+    ++n;
+  }
+  EXPECT_EQ(n, 1);  // frame 149 (min_frames = T); no final event: the last frame had one
+  EXPECT_NE(r.err.find("cam0 track 1: walk"), std::string::npos) << r.err;
+}
+
 TEST_F(RunCli, BadInputsFailInOneLineWithoutAnEventsFile) {
   json truth = make_streams(0);
   const std::string out = path("events.jsonl");

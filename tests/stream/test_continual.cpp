@@ -164,6 +164,41 @@ TEST(Continual, ASlotsResultDoesNotDependOnItsBatchCompanions) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * (1 + std::fabs(a[i])));
 }
 
+TEST(Continual, BatchedLookaheadEqualsOneAtATimeAndLeavesTheTracksAlone) {
+  Model model = load(kDemoModel);
+  auto x = read_npy(std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy");
+  ASSERT_TRUE(x.is_ok());
+  auto cm = ContinualModel::create(model, 150, 10, ContinualModel::kLookaheadChunk);
+  ASSERT_TRUE(cm.is_ok());
+  ContinualModel& m = **cm;
+  // Ten tracks of different lengths (5..95 frames): more than one chunk.
+  std::vector<int> slots;
+  for (int s = 0; s < 10; ++s) {
+    m.reset(s);
+    slots.push_back(s);
+    for (int t = 0; t < 5 + 10 * s; ++t) {
+      auto f = frame_of(*x, s % 2, t);
+      const float* p = f.data();
+      m.step({&s, 1}, {&p, 1});
+    }
+  }
+  std::vector<std::vector<float>> batched;
+  std::vector<char> ok;
+  m.features_lookahead(slots, 0, batched, ok);
+  for (int s = 0; s < 10; ++s) {
+    std::vector<float> one;
+    ASSERT_EQ(m.features_lookahead(s, 0, one), static_cast<bool>(ok[s]));
+    ASSERT_TRUE(ok[s]);  // a flushed copy always has outputs
+    ASSERT_EQ(one.size(), batched[s].size());
+    for (size_t i = 0; i < one.size(); ++i)
+      EXPECT_NEAR(one[i], batched[s][i], 1e-5 * (1 + std::fabs(one[i]))) << s;
+  }
+  // The tracks themselves were not flushed: they step on.
+  auto f = frame_of(*x, 0, 100);
+  const float* p = f.data();
+  m.step({slots.data(), 1}, {&p, 1});
+}
+
 TEST(Continual, NoFeaturesBeforeTheFirstOutput) {
   Model model = load(kDemoModel);
   auto cm = ContinualModel::create(model, 150, 1);

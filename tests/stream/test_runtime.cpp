@@ -424,6 +424,46 @@ TEST(StreamRuntime, ContinualLookaheadEventsMatchTheWindowOfATFrameTrack) {
   EXPECT_EQ((*rt)->stats().rejected, 0);
 }
 
+TEST(StreamRuntime, TwoPersonSamplesMatchTheEngineInBothModes) {
+  // M = 2, grouped by stream: both tracks of the stream in one sample.
+  const int T = 24, V = motion().V;
+  auto engine = demo_engine(T, 2, 2);
+  Tensor want({1, 3, T, V, 2});
+  for (int m = 0; m < 2; ++m)
+    for (int t = 0; t < T; ++t) {
+      auto f = motion().channels(m, t);
+      for (int c = 0; c < 3; ++c)
+        for (int v = 0; v < V; ++v) want.data[((c * T + t) * V + v) * 2 + m] = f[c * V + v];
+    }
+  auto ctx = engine->create_context(1);
+  auto ref = (*ctx)->run(want);
+  ASSERT_TRUE(ref.is_ok());
+  double scale = 1e-6;
+  for (float v : ref->data) scale = std::max(scale, double(std::fabs(v)));
+  for (StreamMode mode : {StreamMode::kWindow, StreamMode::kContinual}) {
+    StreamOptions o;
+    o.mode = mode;
+    o.max_tracks = 4;
+    auto rt = mode == StreamMode::kWindow ? StreamRuntime::create(engine, o)
+                                          : StreamRuntime::create_continual(demo_model(), T, 2, o);
+    ASSERT_TRUE(rt.is_ok()) << rt.status().message();
+    for (int t = 0; t < T; ++t)
+      ASSERT_TRUE((*rt)->push(Frame{"duo", t / 30.0,
+                                    {motion().person(4, 0, t), motion().person(9, 1, t)}})
+                      .is_ok());
+    ASSERT_TRUE((*rt)->end_stream("duo").is_ok());
+    (*rt)->drain();
+    std::vector<StreamEvent> ev;
+    (*rt)->poll(ev);
+    ASSERT_FALSE(ev.empty());
+    const StreamEvent& e = ev.back();  // window: frame T-1; continual: the flushed final
+    EXPECT_EQ(e.tracks, (std::vector<int64_t>{4, 9}));
+    EXPECT_EQ(e.final, mode == StreamMode::kContinual);
+    EXPECT_LE(max_abs(ref->data, e.logits) / scale, mode == StreamMode::kWindow ? 0 : 1e-4)
+        << stream_mode_name(mode);
+  }
+}
+
 TEST(StreamRuntime, ContinualSlotsAreBoundedAndReused) {
   StreamOptions o;
   o.mode = StreamMode::kContinual;

@@ -159,10 +159,14 @@ int run_streams(const RunFlags& f) {
   }
   std::vector<std::string> labels = o.labels;
 
-  // Events go to a temporary file renamed over --out at the end.
+  // Events go to a temporary file renamed over --out at the end, or, with
+  // `--out -`, to stdout as they come (one flushed line each).
   std::string tmp_out;
   std::FILE* out = nullptr;
-  if (!f.out.empty()) {
+  const bool live_out = f.out == "-";
+  if (live_out) {
+    out = stdout;
+  } else if (!f.out.empty()) {
     tmp_out = f.out + ".tmp" + std::to_string(::getpid());
     out = std::fopen(tmp_out.c_str(), "w");
     if (!out) return fail(io_error(fmt::format("cannot write '{}'", f.out)));
@@ -174,11 +178,12 @@ int run_streams(const RunFlags& f) {
     std::string line = event_json(e, labels);
     std::lock_guard<std::mutex> lock(out_mu);
     if (out && (std::fputs(line.c_str(), out) < 0 || std::fputc('\n', out) < 0)) write_errors++;
+    if (live_out) std::fflush(out);
     const std::string name = labels.empty() ? std::to_string(e.label) : labels[e.label];
     for (int64_t t : e.tracks) finals[{e.stream, t}] = name;  // the latest label per track
   };
   auto discard = [&] {
-    if (out) {
+    if (out && !live_out) {
       std::fclose(out);
       std::remove(tmp_out.c_str());
     }
@@ -287,7 +292,8 @@ int run_streams(const RunFlags& f) {
   runtime.drain();
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   StreamStats s = runtime.stats();
-  if (out) {
+  if (live_out && write_errors.load() > 0) return fail(io_error("cannot write the events to stdout"));
+  if (out && !live_out) {
     const bool bad = std::fclose(out) != 0 || write_errors.load() > 0;
     out = nullptr;
     std::error_code ec;
@@ -310,7 +316,9 @@ int run_streams(const RunFlags& f) {
                s.latency_p50_ms, s.latency_p99_ms, s.dropped, s.rejected + source_errors.load(),
                s.unplaced);
   }
-  for (auto& [key, name] : finals) fmt::print("{} track {}: {}\n", key.first, key.second, name);
+  // Each track's last label (on stderr when stdout carries the events).
+  for (auto& [key, name] : finals)
+    fmt::print(live_out ? stderr : stdout, "{} track {}: {}\n", key.first, key.second, name);
   return io_failures.load() > 0 ? kExitFailure : 0;
 }
 
@@ -344,7 +352,9 @@ Subcommand add_run_command(CLI::App& app) {
                   "Pace each source at this many frames per second (0: as fast as possible)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 10000.0));
-  cmd->add_option("--out", f->out, "Write events as JSONL (atomically, at the end)");
+  cmd->add_option("--out", f->out,
+                  "Write events as JSONL: a file (atomically, at the end), or '-' for stdout as "
+                  "they come");
   cmd->add_option("--labels", f->labels,
                   "Class names: JSON list / {\"classes\": [...]} or one per line (default: "
                   "classes.json next to the model)");
