@@ -60,7 +60,7 @@ struct SlotMeta {
 };
 
 struct Scratch {
-  std::vector<float> x, y, z, x9, o, r, m;
+  std::vector<float> x, y, z, x9, o, r;
 };
 thread_local Scratch tls;
 
@@ -246,7 +246,8 @@ struct ContinualModel::Impl {
     Scratch& sc = tls;
     for (size_t s = 0; s < nets.size(); ++s) {
       const StreamNet& net = nets[s];
-      std::vector<float> x(static_cast<size_t>(C) * cols);
+      std::vector<float>& x = sc.x;  // the input, then each block's output
+      x.resize(static_cast<size_t>(C) * cols);
       for (int64_t i = 0; i < nb; ++i) {
         const float* f = frames[i];
         const float* prev = slot_ptr(slots[i]);  // previous raw frame
@@ -261,7 +262,6 @@ struct ContinualModel::Impl {
       std::vector<int> act(slots.begin(), slots.end());
       forward(s, 0, act, x);
     }
-    (void)sc;
     for (int64_t i = 0; i < nb; ++i) {
       std::memcpy(slot_ptr(slots[i]), frames[i], sizeof(float) * C * V);
       ++meta[slots[i]].frames;
