@@ -238,10 +238,9 @@ void StreamRuntime::Impl::assign_persons(StreamState& st, int64_t frame) {
 }
 
 // Window (C, T, V, M) ending at `end_frame` from the tracks' histories.
-void StreamRuntime::Impl::window_sample(const StreamState& st,
-                                        const std::vector<const Track*>& persons,
-                                        int64_t end_frame, std::vector<float>& out) const {
-  (void)st;
+void StreamRuntime::Impl::window_sample(const std::vector<const Track*>& persons,
+                                        int64_t end_frame, int64_t stream_frames,
+                                        std::vector<float>& out) const {
   out.assign(static_cast<size_t>(C) * T * V * M, 0.0f);
   const size_t cv = static_cast<size_t>(C) * V;
   for (int m = 0; m < M && m < static_cast<int>(persons.size()); ++m) {
@@ -249,7 +248,10 @@ void StreamRuntime::Impl::window_sample(const StreamState& st,
     if (tr == nullptr) continue;
     for (int t = 0; t < T; ++t) {
       const int64_t g = end_frame - T + 1 + t;
-      if (g < tr->first_frame || g < end_frame - T + 1 || g > end_frame) continue;
+      // Before the track appeared: an absent person. Older than the stream's
+      // last T frames (a final window of a track that vanished earlier): its
+      // ring entry was reused, so it counts as absent too.
+      if (g < tr->first_frame || g < stream_frames - T) continue;
       const float* src = tr->hist.data() + static_cast<size_t>(g % T) * cv;
       for (int c = 0; c < C; ++c)
         for (int v = 0; v < V; ++v)
@@ -359,7 +361,6 @@ Status StreamRuntime::Impl::push(const Frame& f) {
     frames++;
     if (by_stream) assign_persons(st, frame);
     // Each alive track's frame: its detection, or the fill.
-    std::vector<float> filled;
     std::map<int64_t, const float*> frame_of;
     std::vector<std::vector<float>> fills;
     fills.reserve(st.tracks.size());
@@ -414,7 +415,7 @@ Status StreamRuntime::Impl::push(const Frame& f) {
     if (mode == StreamMode::kWindow) {
       for (size_t i = 0; i < specs.size(); ++i) {
         Job j = Job::make(Job::kSample, st.id, frame, f.timestamp, now);
-        window_sample(st, members[i], frame, j.data);
+        window_sample(members[i], frame, frame + 1, j.data);
         j.events.push_back(std::move(specs[i]));
         jobs.push_back(std::move(j));
       }
@@ -460,7 +461,7 @@ Status StreamRuntime::Impl::end_stream(const std::string& id) {
         if (tr.last_event == tr.last_frame) continue;
         Job j = base(tr.last_frame);
         j.kind = Job::kSample;
-        window_sample(st, {&tr}, tr.last_frame, j.data);
+        window_sample({&tr}, tr.last_frame, st.frames, j.data);
         EventSpec e;
         e.tracks = {tid};
         j.events.push_back(std::move(e));
@@ -477,7 +478,7 @@ Status StreamRuntime::Impl::end_stream(const std::string& id) {
           e.tracks.push_back(st.persons[m]);
         }
       if (!e.tracks.empty()) {
-        window_sample(st, ps, st.frames - 1, j.data);
+        window_sample(ps, st.frames - 1, st.frames, j.data);
         j.events.push_back(std::move(e));
         jobs.push_back(std::move(j));
       }

@@ -135,8 +135,8 @@ struct StreamRuntime::Impl {
   void fill_frame(Track& tr, std::vector<float>& out) const;
   void assign_persons(StreamState& st, int64_t frame);
   bool due(int64_t frames_seen) const;
-  void window_sample(const StreamState& st, const std::vector<const Track*>& persons,
-                     int64_t end_frame, std::vector<float>& out) const;
+  void window_sample(const std::vector<const Track*>& persons, int64_t end_frame,
+                     int64_t stream_frames, std::vector<float>& out) const;
   int take_slot();
   void release_slots(const std::vector<int>& slots);
 

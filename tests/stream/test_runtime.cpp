@@ -203,6 +203,47 @@ TEST(StreamRuntime, TracksAppearVanishAndReturnFresh) {
     }
 }
 
+TEST(StreamRuntime, FinalWindowOfATrackThatVanishedEarlierHoldsOnlyItsOwnFrames) {
+  const int T = 20, V = motion().V;
+  auto engine = demo_engine(T, 1, 1);
+  StreamOptions o;
+  o.min_frames = 100;  // no events before the end
+  o.track_timeout = 100;
+  o.fill = Fill::kLast;  // the frames after it vanished repeat its last frame
+  auto rt = StreamRuntime::create(engine, o);
+  ASSERT_TRUE(rt.is_ok());
+  // Track 1 for frames 0..29, then 8 frames without it: its final window ends
+  // at frame 29; frames 18..29 are still held, 10..17 were overwritten by the
+  // fills of frames 30..37 and count as absent.
+  Tensor want({1, 3, T, V, 1});
+  for (int t = 0; t < 38; ++t) {
+    Frame f{"v", t / 30.0, {}};
+    if (t < 30) {
+      PersonObs p = motion().person(1, 0, t);
+      std::fill(p.confidence.begin(), p.confidence.end(), 0.9f);
+      f.persons.push_back(p);
+      const int w = t - (29 - T + 1);
+      if (t >= 18)
+        for (int v = 0; v < V; ++v) {
+          want.data[(0 * T + w) * V + v] = p.xyz[v * 3];
+          want.data[(1 * T + w) * V + v] = p.xyz[v * 3 + 1];
+          want.data[(2 * T + w) * V + v] = 0.9f;
+        }
+    }
+    ASSERT_TRUE((*rt)->push(f).is_ok());
+  }
+  ASSERT_TRUE((*rt)->end_stream("v").is_ok());
+  (*rt)->drain();
+  std::vector<StreamEvent> ev;
+  (*rt)->poll(ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(ev[0].final);
+  EXPECT_EQ(ev[0].frame, 29);
+  auto ctx = engine->create_context(1);
+  auto ref = (*ctx)->run(want);
+  EXPECT_EQ(ref->data, ev[0].logits);
+}
+
 TEST(StreamRuntime, MorePersonsThanSlotsKeepTheFirstPlacedAndCountTheRest) {
   const int T = 16;
   auto engine = demo_engine(T, 2, 2);
