@@ -183,7 +183,8 @@ def make_case_model(spec, idx: int, out: str, widths=NARROW, strides=SEED_STRIDE
     (name, layout, strategy, h, d, two, motion, ei, N, C, T, M, ncls) = spec
     gen = torch.Generator().manual_seed(SEED + 1000 * (idx + 1))
     A = graph_for(layout, strategy, h, d, out)
-    model = build_model(C, ncls, A, ei, widths, strides, two, motion)
+    model = build_model(C, ncls, A, ei, widths, strides, two, motion,
+                        temporal_padding=padding_of(name))
     ct.randomize_(model, gen, CONV_GAIN)
     model.eval()
     x = make_input(gen, N, C, T, A.shape[1], M)
@@ -480,11 +481,21 @@ TINY_MODELS = {
                    2, 3, 12, 2, 3), [4, 4, 8], [1, 2, 1]),
     "onnx_tiny_1s": (("onnx_tiny_1s", "openpose", "distance", 1, 1, False, None, True,
                       2, 3, 10, 1, 4), [4, 8], [1, 2]),
+    # Causal temporal padding: torch exports it as a Pad node before each temporal conv.
+    "onnx_tiny_causal": (("onnx_tiny_causal", "coco", "spatial", 1, 1, True, "first_difference",
+                          True, 2, 3, 13, 1, 3), [4, 8, 8], [1, 2, 1]),
 }
+CAUSAL_MODELS = {"onnx_tiny_causal"}
+
+
+def padding_of(name: str) -> str:
+    return "causal" if name in CAUSAL_MODELS else "centre"
+
 TINY_VARIANTS = [
     ("tiny_2s_op17", "onnx_tiny", 17, False, True, False, False, "einsum", "mean"),
     ("tiny_1s_op12_bn_matmul_avgpool_dynbatch", "onnx_tiny_1s", 12, False, False, True, True,
      "matmul", "avg_pool2d"),
+    ("tiny_2s_causal_op13", "onnx_tiny_causal", 13, False, True, False, False, "einsum", "mean"),
 ]
 
 
@@ -588,6 +599,7 @@ def build_onnx(out: str, cases, quick: bool):
             "edge_importance": spec[7], "C": spec[9], "V": int(A.shape[1]), "K": int(A.shape[0]),
             "num_class": spec[12], "widths": list(widths), "strides": list(strides),
             "ort_max_abs_diff": diff, "ops": sorted(ops),
+            "temporal_padding": padding_of(case),
         })
     return items
 

@@ -5,6 +5,11 @@ Usage (from ``python/``, with the project venv)::
 
     nice -n 19 ../.venv/bin/python train.py [--out ../models/trained] [--work /tmp/stgcn_train]
         [--epochs 6] [--resume] [--export-only] [--tiny]
+        [--temporal-padding causal --init ../models/trained/stgcn_seed_actions.pt]
+
+``--temporal-padding causal`` trains the same model with causal temporal convs (for delay-free
+continual streaming) into ``OUT/causal/``; ``--init`` starts from a checkpoint's weights (the
+causal demo model is the centre-padded one fine-tuned for 2 epochs at lr 3e-4).
 
 Model: exactly the seed architecture -- two streams (origin + motion, ``first_difference``),
 blocks 64-64-64-64-128-128-128-256-256-256 with the seed strides, layout ``mediapipe`` (the seed's
@@ -53,7 +58,8 @@ from skeleton_data.generate import generate  # noqa: E402
 from skeleton_data import volleyball  # noqa: E402
 from stgcn_ref import ckpt_tools as ct  # noqa: E402
 from stgcn_ref.graph import build_graph  # noqa: E402
-from stgcn_ref.model import SEED_STRIDES, SEED_WIDTHS, TwoStreamSTGCN, count_parameters  # noqa: E402
+from stgcn_ref.model import (SEED_STRIDES, SEED_WIDTHS, TEMPORAL_PADDINGS,  # noqa: E402
+                             TwoStreamSTGCN, count_parameters)
 
 STRATEGY, MAX_HOP, MOTION = "spatial", 1, "first_difference"
 HEAVY_DROPOUT = {"dropout_rate": (0.0, 0.04), "burst_prob": 0.3, "frame_loss_prob": 0.15}
@@ -73,10 +79,11 @@ def log(msg: str, fh=None) -> None:
         fh.flush()
 
 
-def build(num_class: int, dropout: float, widths=SEED_WIDTHS, layout: str = "mediapipe") -> TwoStreamSTGCN:
+def build(num_class: int, dropout: float, widths=SEED_WIDTHS, layout: str = "mediapipe",
+          temporal_padding: str = "centre") -> TwoStreamSTGCN:
     A = build_graph(layout, STRATEGY, MAX_HOP, 1)
     return TwoStreamSTGCN(3, num_class, A, True, widths, SEED_STRIDES, dropout=dropout,
-                          motion=MOTION)
+                          motion=MOTION, temporal_padding=temporal_padding)
 
 
 def crop_batch(x: np.ndarray, win: np.ndarray, L: int, rng: np.random.Generator) -> np.ndarray:
@@ -202,6 +209,12 @@ def main(argv: List[str] = None) -> int:
     ap.add_argument("--tiny", action="store_true",
                     help="smoke test: 2 samples/class, 1 epoch, short crops")
     ap.add_argument("--n-bundle", type=int, default=16, help="bundled test sequences")
+    ap.add_argument("--temporal-padding", choices=TEMPORAL_PADDINGS, default="centre",
+                    help="causal: pad kt-1 frames on the left only (a model that streams without "
+                         "delay in continual mode); writes OUT/causal/*_causal.pt")
+    ap.add_argument("--init", default=None,
+                    help="start from this checkpoint's weights (a plain state dict, e.g. the "
+                         "centre-padded model, to fine-tune it into a causal one)")
     ap.add_argument("--widths", default=None,
                     help="10 block widths; default: the seed widths "
                          f"{','.join(map(str, SEED_WIDTHS))} (synthetic), "
@@ -222,7 +235,12 @@ def main(argv: List[str] = None) -> int:
     if args.tiny:
         args.train_per_class, args.calib_per_class, args.test_per_class = 2, 1, 2
         args.epochs, args.crops, args.val_max, args.ckpt_every = 1, "16:0.5,24:0.5", 10, 1
+    causal = args.temporal_padding == "causal"
+    if causal:
+        subdir = os.path.join(subdir, "causal") if subdir else "causal"
+        ckpt_name = ckpt_name.replace(".pt", "_causal.pt")
     out_dir = os.path.join(args.out, subdir) if subdir else args.out
+    tp = args.temporal_padding
 
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
@@ -238,7 +256,11 @@ def main(argv: List[str] = None) -> int:
         ", ".join(f"{s} {data[s]['data'].shape}" for s in ("train", "calib", "test")), fh)
 
     torch.manual_seed(args.train_seed)
-    model = build(C, args.dropout, widths, layout)
+    model = build(C, args.dropout, widths, layout, tp)
+    if args.init and not (args.resume and os.path.exists(os.path.join(args.work, "last.pt"))):
+        init = torch.load(args.init, map_location="cpu")
+        model.load_state_dict(ct.map_float_tensors(init, lambda t: t.float()))
+        log(f"initialised from {args.init}", fh)
     log(f"model: {count_parameters(model)} parameters, {len(model.state_dict())} state-dict keys", fh)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     crops = [(int(a), float(b)) for a, b in (c.split(":") for c in args.crops.split(","))]
@@ -360,9 +382,9 @@ def main(argv: List[str] = None) -> int:
     torch.save(sd16, ck_path)
     back = torch.load(ck_path, map_location="cpu")
     assert list(back) == list(sd16) and all(torch.equal(back[k], sd16[k]) for k in sd16)
-    m32 = build(C, 0.0, widths, layout)
+    m32 = build(C, 0.0, widths, layout, tp)
     m32.load_state_dict(ct.map_float_tensors(back, lambda t: t.float()))
-    m64 = build(C, 0.0, widths, layout).double()
+    m64 = build(C, 0.0, widths, layout, tp).double()
     m64.load_state_dict(ct.map_float_tensors(back, lambda t: t.double()))
 
     yte = data["test"]["label"]
@@ -406,6 +428,7 @@ def main(argv: List[str] = None) -> int:
                   "joints": "MediaPipe Pose / BlazePose 33 landmarks", "T": T, "fps": 30},
         "model": {"two_stream": True, "motion": MOTION, "layout": layout, "strategy": STRATEGY,
                   "max_hop": MAX_HOP, "dilation": 1, "edge_importance": True,
+                  "temporal_padding": tp,
                   "widths": widths, "strides": list(SEED_STRIDES),
                   "in_channels": 3, "V": 33, "M": 1, "K": 3,
                   "num_parameters": count_parameters(model),

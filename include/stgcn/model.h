@@ -19,6 +19,14 @@ enum class MotionMode { kFirstDifference, kCentralDifference };
 const char* motion_mode_name(MotionMode m);
 Result<MotionMode> parse_motion_mode(std::string_view name);
 
+// How a temporal conv pads time. kCentre: (kt-1)/2 zero frames on each side
+// (upstream ST-GCN). kCausal: kt-1 on the left, none on the right, so output t
+// sees inputs t-kt+1 .. t only (a model trained so streams without delay in
+// continual mode). Both keep T_out = (T - 1) / stride + 1.
+enum class TemporalPadding { kCentre, kCausal };
+const char* temporal_padding_name(TemporalPadding p);
+Result<TemporalPadding> parse_temporal_padding(std::string_view name);
+
 enum class ResidualKind { kNone, kIdentity, kConv };
 const char* residual_kind_name(ResidualKind r);
 
@@ -34,9 +42,18 @@ struct StreamSpec {
   int V = 0;  // joints
   int K = 0;  // adjacency partitions
   int temporal_kernel = 9;
+  TemporalPadding temporal_padding = TemporalPadding::kCentre;
   int num_class = 0;
   bool edge_importance = false;
   std::vector<BlockSpec> blocks;
+
+  // Zero frames before the first input of each temporal conv; the right side
+  // gets temporal_kernel - 1 - pad_left().
+  int pad_left() const {
+    return temporal_padding == TemporalPadding::kCausal ? temporal_kernel - 1
+                                                        : (temporal_kernel - 1) / 2;
+  }
+  int pad_right() const { return temporal_kernel - 1 - pad_left(); }
 };
 
 struct ModelSpec {
@@ -91,6 +108,7 @@ struct LoadOptions {
   int max_hop = 1;
   int dilation = 1;
   MotionMode motion = MotionMode::kFirstDifference;
+  TemporalPadding temporal_padding = TemporalPadding::kCentre;  // not in a state dict
   std::optional<std::vector<int>> strides;       // override the inferred per-block strides
   std::function<void(const std::string&)> warn;  // receives warnings (may be empty)
 };
@@ -109,7 +127,8 @@ int64_t parameter_count(const Model& model);
 // M persons (dense aggregation), all streams.
 int64_t count_macs(const ModelSpec& spec, int T, int M);
 
-// Output length of a temporal conv with kernel kt, pad (kt-1)/2, stride s.
+// Output length of a temporal conv with kernel kt, kt-1 padding in all (centre
+// or causal), stride s.
 inline int temporal_out(int T, int stride) { return (T - 1) / stride + 1; }
 
 }  // namespace stgcn

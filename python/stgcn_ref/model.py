@@ -27,6 +27,22 @@ SEED_WIDTHS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
 SEED_STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
 TEMPORAL_KERNEL = 9
 MOTION_MODES = ("first_difference", "central_difference")
+# How a temporal conv pads time: "centre" ((kt-1)/2 both sides, the upstream ST-GCN) or "causal"
+# (kt-1 on the left, none on the right: output t sees inputs t-kt+1 .. t only, which streams
+# without delay; see docs/runtime.md).
+TEMPORAL_PADDINGS = ("centre", "causal")
+
+
+class ReLUPadLeft(nn.Module):
+    """``tcn.1`` of a causal block: ReLU, then ``pad`` zero frames before the first (no
+    parameters, so the state-dict keys stay those of the centre-padded block)."""
+
+    def __init__(self, pad: int):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(torch.relu(x), (0, 0, self.pad, 0))
 
 
 class ConvTemporalGraphical(nn.Module):
@@ -62,13 +78,17 @@ class STGCNBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, K: int, stride: int = 1,
-                 dropout: float = 0.0, residual: bool = True):
+                 dropout: float = 0.0, residual: bool = True, temporal_padding: str = "centre"):
         super().__init__()
-        pad = (TEMPORAL_KERNEL - 1) // 2
+        if temporal_padding not in TEMPORAL_PADDINGS:
+            raise ValueError(f"unknown temporal padding {temporal_padding!r}; "
+                             f"known: {TEMPORAL_PADDINGS}")
+        causal = temporal_padding == "causal"
+        pad = 0 if causal else (TEMPORAL_KERNEL - 1) // 2
         self.gcn = ConvTemporalGraphical(in_channels, out_channels, K)
         self.tcn = nn.Sequential(
             nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
+            ReLUPadLeft(TEMPORAL_KERNEL - 1) if causal else nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, (TEMPORAL_KERNEL, 1), (stride, 1), (pad, 0)),
             nn.BatchNorm2d(out_channels),
             nn.Dropout(dropout, inplace=True),
@@ -110,11 +130,12 @@ class STGCN(nn.Module):
         widths / strides: per-block output channels and temporal strides (10 blocks by default,
             any length >= 1 accepted).
         dropout: dropout probability in blocks 1.. (identity in eval mode).
+        temporal_padding: ``centre`` (upstream) or ``causal`` (see ``TEMPORAL_PADDINGS``).
     """
 
     def __init__(self, in_channels: int, num_class: int, A, edge_importance: bool = True,
                  widths: Sequence[int] = SEED_WIDTHS, strides: Sequence[int] = SEED_STRIDES,
-                 dropout: float = 0.5):
+                 dropout: float = 0.5, temporal_padding: str = "centre"):
         super().__init__()
         widths = [int(w) for w in widths]
         strides = [int(s) for s in strides]
@@ -129,12 +150,13 @@ class STGCN(nn.Module):
         self.num_class = num_class
         self.widths = widths
         self.strides = strides
+        self.temporal_padding = temporal_padding
         self.data_bn = nn.BatchNorm1d(in_channels * V)
         blocks = []
         c_in = in_channels
         for i, (w, s) in enumerate(zip(widths, strides)):
             blocks.append(STGCNBlock(c_in, w, K, s, dropout=0.0 if i == 0 else dropout,
-                                     residual=(i != 0)))
+                                     residual=(i != 0), temporal_padding=temporal_padding))
             c_in = w
         self.st_gcn_networks = nn.ModuleList(blocks)
         self.use_edge_importance = bool(edge_importance)
@@ -198,15 +220,16 @@ class TwoStreamSTGCN(nn.Module):
 
     def __init__(self, in_channels: int, num_class: int, A, edge_importance: bool = True,
                  widths: Sequence[int] = SEED_WIDTHS, strides: Sequence[int] = SEED_STRIDES,
-                 dropout: float = 0.5, motion: str = "first_difference"):
+                 dropout: float = 0.5, motion: str = "first_difference",
+                 temporal_padding: str = "centre"):
         super().__init__()
         if motion not in MOTION_MODES:
             raise ValueError(f"unknown motion mode {motion!r}; known: {MOTION_MODES}")
         self.motion = motion
         self.origin_stream = STGCN(in_channels, num_class, A, edge_importance, widths, strides,
-                                   dropout)
+                                   dropout, temporal_padding)
         self.motion_stream = STGCN(in_channels, num_class, A, edge_importance, widths, strides,
-                                   dropout)
+                                   dropout, temporal_padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.origin_stream(x) + self.motion_stream(motion_of(x, self.motion))
@@ -215,12 +238,13 @@ class TwoStreamSTGCN(nn.Module):
 def build_model(in_channels: int, num_class: int, A, edge_importance: bool = True,
                 widths: Sequence[int] = SEED_WIDTHS, strides: Sequence[int] = SEED_STRIDES,
                 two_stream: bool = False, motion: Optional[str] = "first_difference",
-                dropout: float = 0.5) -> nn.Module:
+                dropout: float = 0.5, temporal_padding: str = "centre") -> nn.Module:
     """Convenience constructor for either model kind."""
     if two_stream:
         return TwoStreamSTGCN(in_channels, num_class, A, edge_importance, widths, strides,
-                              dropout, motion or "first_difference")
-    return STGCN(in_channels, num_class, A, edge_importance, widths, strides, dropout)
+                              dropout, motion or "first_difference", temporal_padding)
+    return STGCN(in_channels, num_class, A, edge_importance, widths, strides, dropout,
+                 temporal_padding)
 
 
 AGGREGATIONS = ("einsum", "matmul", "matmul_k")

@@ -240,6 +240,7 @@ json spec_to_json(const ModelSpec& spec) {
                        {"V", s.V},
                        {"K", s.K},
                        {"temporal_kernel", s.temporal_kernel},
+                       {"temporal_padding", temporal_padding_name(s.temporal_padding)},
                        {"num_class", s.num_class},
                        {"edge_importance", s.edge_importance},
                        {"blocks", blocks}});
@@ -276,6 +277,12 @@ Result<ModelSpec> spec_from_json(const json& j) {
     ss.C = static_cast<int>(C), ss.V = static_cast<int>(V), ss.K = static_cast<int>(K);
     ss.temporal_kernel = static_cast<int>(kt), ss.num_class = static_cast<int>(classes);
     ss.edge_importance = s.value("edge_importance", false);
+    if (s.contains("temporal_padding")) {  // absent in engines of earlier builds: centre
+      STGCN_ASSIGN_OR_RETURN(std::string tp, get_str(s, "temporal_padding"));
+      auto p = parse_temporal_padding(tp);
+      if (!p.is_ok()) return bad(p.status().message());
+      ss.temporal_padding = *p;
+    }
     auto blocks = s.find("blocks");
     if (blocks == s.end() || !blocks->is_array() || blocks->size() > 64)
       return bad("stream blocks missing");

@@ -98,7 +98,7 @@ ValueId lower_stream(Graph& g, const StreamSpec& spec, const StreamWeights& w, V
     TemporalConvAttrs ta;
     ta.kernel = spec.temporal_kernel;
     ta.stride = bs.stride;
-    ta.pad = (spec.temporal_kernel - 1) / 2;
+    ta.pad = spec.pad_left();
     ta.weight =
         b.constant(fmt::format("{}tcn.weight", p), {cout, cout, ta.kernel}, to_vec(bw.tcn_weight));
     ta.bias = b.constant(fmt::format("{}tcn.bias", p), {cout}, to_vec(bw.tcn_bias));

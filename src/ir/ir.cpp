@@ -328,10 +328,12 @@ struct Verifier {
         STGCN_RETURN_IF_ERROR(expect_inputs(a.add_residual ? 2 : 1));
         STGCN_RETURN_IF_ERROR(expect_rank(in(0), 4, "input"));
         STGCN_RETURN_IF_ERROR(expect_rank(out(), 4, "output"));
-        if (a.kernel < 1 || a.stride < 1 || a.pad < 0) return fail("bad kernel/stride/pad");
+        if (a.kernel < 1 || a.stride < 1 || a.pad < 0 || a.pad > a.kernel - 1)
+          return fail("bad kernel/stride/pad");
         const auto& s = in(0);
         int64_t cout = out()[3];
-        int64_t t_out = (s[2] + 2 * a.pad - a.kernel) / a.stride + 1;
+        // `pad` zero frames on the left, kernel - 1 - pad on the right.
+        int64_t t_out = (s[2] - 1) / a.stride + 1;
         STGCN_RETURN_IF_ERROR(expect_const(a.weight, {cout, s[3], a.kernel}, "weight", true));
         STGCN_RETURN_IF_ERROR(expect_const(a.bias, {cout}, "bias", false));
         STGCN_RETURN_IF_ERROR(expect_const(a.wscale, {cout}, "wscale", false));

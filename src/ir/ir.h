@@ -43,7 +43,7 @@ struct BatchNormAttrs {
 };
 struct ReluAttrs {};
 struct TemporalConvAttrs {
-  int kernel = 9, stride = 1, pad = 4;
+  int kernel = 9, stride = 1, pad = 4;  // pad: left; the right gets kernel - 1 - pad
   ConstId weight = kNoConst;  // (Cout, Cin, kernel)
   ConstId bias = kNoConst;    // (Cout)
   ConstId wscale = kNoConst;  // int8: (Cout) per-output-channel weight scales

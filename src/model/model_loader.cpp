@@ -259,6 +259,7 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
       return r.error("tensor '" + prefix + b + "tcn.2.weight' has shape " +
                      shape_string(tw->shape) + "; the temporal kernel must be odd");
     if (i == 0) spec.temporal_kernel = kt;
+    spec.temporal_padding = opt.temporal_padding;
     if (kt != spec.temporal_kernel) return r.error("blocks use different temporal kernels");
 
     STGCN_ASSIGN_OR_RETURN(Tensor gw,
@@ -331,6 +332,17 @@ Result<MotionMode> parse_motion_mode(std::string_view name) {
   if (name == "central_difference") return MotionMode::kCentralDifference;
   return invalid_argument("unknown motion mode '" + std::string(name) +
                           "' (expected first_difference or central_difference)");
+}
+
+const char* temporal_padding_name(TemporalPadding p) {
+  return p == TemporalPadding::kCausal ? "causal" : "centre";
+}
+
+Result<TemporalPadding> parse_temporal_padding(std::string_view name) {
+  if (name == "centre" || name == "center") return TemporalPadding::kCentre;
+  if (name == "causal") return TemporalPadding::kCausal;
+  return invalid_argument("unknown temporal padding '" + std::string(name) +
+                          "' (expected centre or causal)");
 }
 
 const char* residual_kind_name(ResidualKind r) {

@@ -583,18 +583,37 @@ Result<int> Matcher::match_block(int x, AxisLayout& L, BlockMatch& b) {
   STGCN_ASSIGN_OR_RETURN(int relu, sole_consumer(v, "the ReLU after the gcn BatchNorm"));
   if (node(relu).op != Op::kRelu) return fail(relu, "expected the ReLU after the gcn BatchNorm");
   STGCN_ASSIGN_OR_RETURN(int tcn, sole_consumer(node(relu).out, "the temporal conv"));
+  // A causal model exported by PyTorch pads time with its own Pad node (zeros,
+  // along T only) before a conv without padding.
+  int64_t extra_l = 0, extra_r = 0;
+  if (node(tcn).op == Op::kPad) {
+    const Node& p = node(tcn);
+    const auto& pa = p.a.pad_amounts;
+    bool ok = p.a.pad_value == 0 && pa.size() == 8;
+    for (size_t d : {0, 1, 3}) ok = ok && pa[d] == 0 && pa[d + 4] == 0;
+    if (!ok || pa[2] < 0 || pa[6] < 0)
+      return fail(tcn, "a Pad before the temporal conv must add zeros along T only");
+    extra_l = pa[2], extra_r = pa[6];
+    STGCN_ASSIGN_OR_RETURN(tcn, sole_consumer(p.out, "the temporal conv"));
+  }
   const Node& t = node(tcn);
   if (t.op != Op::kConv) return fail(tcn, "expected the temporal conv (kt x 1)");
   const auto& tw = t.in[1].c->shape;
-  const int64_t kt = t.a.kernel[0], s = t.a.strides[0], pad = (kt - 1) / 2;
-  if (kt % 2 == 0 || t.a.kernel[1] != 1 || t.a.strides[1] != 1 ||
-      t.a.pads != std::vector<int64_t>{pad, 0, pad, 0} ||
+  const int64_t kt = t.a.kernel[0], s = t.a.strides[0];
+  const int64_t pad_l = t.a.pads.size() == 4 ? t.a.pads[0] + extra_l : -1;
+  const int64_t pad_r = t.a.pads.size() == 4 ? t.a.pads[2] + extra_r : -1;
+  const bool centre = pad_l == (kt - 1) / 2 && pad_r == pad_l;
+  const bool causal = pad_l == kt - 1 && pad_r == 0 && kt > 1;
+  if (kt % 2 == 0 || t.a.kernel[1] != 1 || t.a.strides[1] != 1 || t.a.pads.size() != 4 ||
+      t.a.pads[1] != 0 || t.a.pads[3] != 0 || !(centre || causal) ||
       t.a.dilations != std::vector<int64_t>{1, 1} || t.a.group != 1 || tw[0] != cout ||
       tw[1] != cout || s > 16)
     return fail(tcn,
-                "a temporal conv must be kt x 1 (kt odd), stride (s, 1), padding ((kt-1)/2, 0), " +
+                "a temporal conv must be kt x 1 (kt odd), stride (s, 1), padding along T "
+                "((kt-1)/2 on each side, or causal: kt-1 before and 0 after), " +
                     str(cout) + " -> " + str(cout) + " channels");
   b.kt = static_cast<int>(kt);
+  b.padding = causal && !centre ? TemporalPadding::kCausal : TemporalPadding::kCentre;
   b.stride = static_cast<int>(s);
   b.tcn_w = to_tensor(*t.in[1].c, {cout, cout, kt, 1});
   b.tcn_b = t.in.size() > 2 && t.in[2].is_const() ? to_tensor(*t.in[2].c, {cout}) : Tensor({cout});

@@ -9,7 +9,8 @@
 //   block    gcn Conv 1x1 -> aggregation (Einsum, or MatMul with a (K*V, V)
 //            or (K, V, V) constant [+ ReduceSum over k], any reshapes and
 //            transposes around it) -> affine (BN) -> Relu -> Conv kt x 1,
-//            stride (s, 1), pad (kt-1)/2 -> affine (BN, or nothing when
+//            stride (s, 1), pad (kt-1)/2 or causal (kt-1, 0), the causal pad
+//            maybe a Pad node of its own -> affine (BN, or nothing when
 //            folded) [+ residual: the block input, or Conv 1x1 stride (s, 1)
 //            -> affine] -> Relu;
 //   head     ReduceMean / GlobalAveragePool / AveragePool over T, V and the
@@ -49,6 +50,7 @@ struct Affine {
 
 struct BlockMatch {
   int cin = 0, cout = 0, K = 0, kt = 0, stride = 1;
+  TemporalPadding padding = TemporalPadding::kCentre;
   ResidualKind residual = ResidualKind::kNone;
   Tensor gcn_w, gcn_b;  // (K*Cout, Cin, 1, 1), (K*Cout)
   Tensor tcn_w, tcn_b;  // (Cout, Cout, kt, 1), (Cout)

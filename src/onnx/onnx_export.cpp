@@ -322,7 +322,7 @@ std::string Lowering::data_bn(const StreamSpec& spec, const StreamWeights& w, co
 std::string Lowering::block(const StreamSpec& spec, const BlockSpec& bs, const BlockWeights& w,
                             const Tensor& A, const std::string& bp, const std::string& x, int T) {
   const int64_t K = spec.K, V = spec.V, Cin = bs.in_channels, Cout = bs.out_channels;
-  const int64_t kt = spec.temporal_kernel, pad = (kt - 1) / 2;
+  const int64_t kt = spec.temporal_kernel, pad_l = spec.pad_left(), pad_r = spec.pad_right();
   const bool matmul = o_.graph_conv == GraphConvForm::kMatMul;
 
   // Â = A ⊙ importance, (K, V, V) indexed [k][source v][target w]; its column
@@ -400,7 +400,7 @@ std::string Lowering::block(const StreamSpec& spec, const BlockSpec& bs, const B
   const std::vector<Attr> strided = {{"strides", std::vector<int64_t>{bs.stride, 1}}};
   std::string out = conv(z, bp + ".tcn.2", wt, {Cout, Cout, kt, 1}, &bt,
                          {{"strides", std::vector<int64_t>{bs.stride, 1}},
-                          {"pads", std::vector<int64_t>{pad, 0, pad, 0}}});
+                          {"pads", std::vector<int64_t>{pad_l, 0, pad_r, 0}}});
   if (!fold()) out = batch_norm(out, w.tcn_bn, bp + ".tcn.3");
 
   switch (bs.residual) {

@@ -168,7 +168,13 @@ Result<Model> import_parsed(const ::onnx::ModelProto& proto, const std::string& 
     for (const auto& b : m.streams.back().blocks) other.push_back(b.stride);
     if (other != strides) return unsupported("the two streams use different temporal strides");
   }
+  const TemporalPadding padding = m.streams.front().blocks.front().padding;
+  for (const auto& st : m.streams)
+    for (const auto& b : st.blocks)
+      if (b.padding != padding)
+        return unsupported("the blocks mix centre and causal temporal padding");
   LoadOptions o = opt;
+  o.temporal_padding = padding;
   if (opt.strides && *opt.strides != strides && opt.warn)
     opt.warn("'" + source + "': --strides is ignored; the ONNX graph's convs give the strides");
   o.strides = strides;

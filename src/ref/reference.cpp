@@ -67,10 +67,10 @@ Act aggregate(const Act& y, const std::vector<float>& a_hat, int K) {
   return z;
 }
 
-// Temporal conv, kernel kt along T, zero padding (kt-1)/2, stride s.
-Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride) {
+// Temporal conv, kernel kt along T, `pad` zero frames on the left (kt-1-pad
+// on the right), stride s.
+Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride, int pad) {
   const int cout = static_cast<int>(w.shape[0]), kt = static_cast<int>(w.shape[2]);
-  const int pad = (kt - 1) / 2;
   const int t_out = temporal_out(x.T, stride);
   Act y(cout, t_out, x.V);
   for (int o = 0; o < cout; ++o) {
@@ -92,7 +92,7 @@ Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride)
 }
 
 Act block_forward(const Act& x, const BlockSpec& spec, const BlockWeights& w, const Tensor& A,
-                  int K) {
+                  int K, int pad) {
   std::vector<float> a_hat = A.data;
   if (!w.importance.data.empty())
     for (size_t i = 0; i < a_hat.size(); ++i) a_hat[i] *= w.importance.data[i];
@@ -100,7 +100,7 @@ Act block_forward(const Act& x, const BlockSpec& spec, const BlockWeights& w, co
   Act z = aggregate(conv1x1(x, w.gcn_weight, w.gcn_bias, 1), a_hat, K);
   batch_norm(z, w.gcn_bn);
   relu(z);
-  Act out = temporal_conv(z, w.tcn_weight, w.tcn_bias, spec.stride);
+  Act out = temporal_conv(z, w.tcn_weight, w.tcn_bias, spec.stride, pad);
   batch_norm(out, w.tcn_bn);
   switch (spec.residual) {
     case ResidualKind::kNone: break;
@@ -139,7 +139,7 @@ Tensor stream_forward(const StreamSpec& spec, const StreamWeights& w, const Tens
             a.ch(c)[t * V + v] = (x.data[src] - w.data_bn.mean[ch]) * scale + w.data_bn.bias[ch];
           }
       for (size_t b = 0; b < spec.blocks.size(); ++b)
-        a = block_forward(a, spec.blocks[b], w.blocks[b], w.A, spec.K);
+        a = block_forward(a, spec.blocks[b], w.blocks[b], w.A, spec.K, spec.pad_left());
       for (int c = 0; c < c_last; ++c) {
         double s = 0;
         for (int p = 0; p < a.T * a.V; ++p) s += a.ch(c)[p];

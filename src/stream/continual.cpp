@@ -31,7 +31,9 @@ void bn_affine(const BatchNorm& bn, std::vector<double>& scale, std::vector<doub
 }
 
 struct Block {
-  int cin = 0, cout = 0, stride = 1, kt = 9, pad = 4;
+  // pl zero frames before the first input, pr after the last (flush): output
+  // tau is due when input tau * stride + pr arrives.
+  int cin = 0, cout = 0, stride = 1, kt = 9, pl = 4, pr = 4;
   ResidualKind res = ResidualKind::kNone;
   std::vector<float> wg;  // (K*Cout, Cin), gcn_bn scale folded
   std::vector<float> a;   // (K, V, V): A (x importance)
@@ -39,8 +41,8 @@ struct Block {
   std::vector<float> wt;  // (Cout, kt*Cout), column j*Cout + ci, tcn_bn folded
   std::vector<float> bt;  // (Cout)
   std::vector<float> wr, br;  // residual conv (Cout, Cin), (Cout), its BN folded
-  size_t tcn_off = 0;  // kt frames of (Cout, V), frame of input t at (t + pad) % kt
-  size_t res_off = 0;  // pad + 1 frames of (Cin, V), input t at t % (pad + 1)
+  size_t tcn_off = 0;  // kt frames of (Cout, V), frame of input t at (t + pl) % kt
+  size_t res_off = 0;  // pr + 1 frames of (Cin, V), input t at t % (pr + 1)
 };
 
 struct StreamNet {
@@ -94,7 +96,7 @@ struct ContinualModel::Impl {
              const std::vector<int64_t>* pad_limit) {
     const Block& b = nets[s].blocks[l];
     const int64_t nb = static_cast<int64_t>(act.size()), VV = V, cols = nb * V;
-    const int R = b.pad + 1;
+    const int R = b.pr + 1;
     Scratch& sc = tls;
     if (pad_limit == nullptr) {
       if (b.res != ResidualKind::kNone) {
@@ -123,7 +125,7 @@ struct ContinualModel::Impl {
         for (int64_t i = 0; i < nb; ++i) {
           const int64_t t = n_in(slots[i], s, l);
           float* dst = slot_ptr(slots[i]) + b.tcn_off +
-                       static_cast<size_t>((t + b.pad) % b.kt) * b.cout * V +
+                       static_cast<size_t>((t + b.pl) % b.kt) * b.cout * V +
                        static_cast<size_t>(c) * V;
           const float* src = z + (static_cast<size_t>(c) * nb + i) * V;
           for (int w = 0; w < V; ++w) dst[w] = std::max(0.0f, src[w] + bias[w]);
@@ -133,19 +135,19 @@ struct ContinualModel::Impl {
       for (int slot : act) {
         const int64_t t = n_in(slot, s, l);
         std::memset(
-            slot_ptr(slot) + b.tcn_off + static_cast<size_t>((t + b.pad) % b.kt) * b.cout * V, 0,
+            slot_ptr(slot) + b.tcn_off + static_cast<size_t>((t + b.pl) % b.kt) * b.cout * V, 0,
             sizeof(float) * b.cout * V);
       }
     }
     // Which slots have an output due: the input just pushed is t; the output
-    // tau = (t - pad) / stride needs inputs t - 2 pad .. t.
+    // tau = (t - pr) / stride needs inputs t - (kt - 1) .. t.
     std::vector<int> due;
     std::vector<int64_t> due_t;
     for (size_t i = 0; i < act.size(); ++i) {
       const int slot = act[i];
       const int64_t t = n_in(slot, s, l)++;
-      if (t < b.pad || (t - b.pad) % b.stride != 0) continue;
-      if (pad_limit && (t - b.pad) / b.stride > (*pad_limit)[i]) continue;
+      if (t < b.pr || (t - b.pr) % b.stride != 0) continue;
+      if (pad_limit && (t - b.pr) / b.stride > (*pad_limit)[i]) continue;
       due.push_back(slot);
       due_t.push_back(t);
     }
@@ -157,9 +159,9 @@ struct ContinualModel::Impl {
 #pragma omp parallel for collapse(2)
     for (int64_t i = 0; i < nd; ++i)
       for (int j = 0; j < b.kt; ++j) {
-        const int64_t tj = due_t[i] - 2 * b.pad + j;  // >= -pad: the zero left padding
+        const int64_t tj = due_t[i] - (b.kt - 1) + j;  // >= -pl: the zero left padding
         const float* src = slot_ptr(act[i]) + b.tcn_off +
-                           static_cast<size_t>((tj + b.pad) % b.kt) * b.cout * V;
+                           static_cast<size_t>((tj + b.pl) % b.kt) * b.cout * V;
         for (int c = 0; c < b.cout; ++c)
           std::memcpy(x9 + (static_cast<size_t>(j) * b.cout + c) * dcols + i * VV,
                       src + static_cast<size_t>(c) * V, sizeof(float) * V);
@@ -167,11 +169,11 @@ struct ContinualModel::Impl {
     ensure(sc.o, static_cast<size_t>(b.cout) * dcols);
     float* o = sc.o.data();
     if (b.res != ResidualKind::kNone) {
-      // The residual of output tau is the block input at tau * stride = t - pad.
+      // The residual of output tau is the block input at tau * stride = t - pr.
       ensure(sc.r, static_cast<size_t>(b.cin) * dcols);
       for (int64_t i = 0; i < nd; ++i) {
         const float* src = slot_ptr(act[i]) + b.res_off +
-                           static_cast<size_t>((due_t[i] - b.pad) % R) * b.cin * V;
+                           static_cast<size_t>((due_t[i] - b.pr) % R) * b.cin * V;
         for (int c = 0; c < b.cin; ++c)
           std::memcpy(sc.r.data() + c * dcols + i * VV, src + static_cast<size_t>(c) * V,
                       sizeof(float) * V);
@@ -290,7 +292,7 @@ struct ContinualModel::Impl {
           limit.push_back((real - 1) / b.stride);
         }
         if (act.empty()) break;
-        for (int q = 0; q < b.pad; ++q) {
+        for (int q = 0; q < b.pr; ++q) {
           std::vector<int> a = act;
           std::vector<float> x;
           block(s, l, a, x, &limit);
@@ -378,7 +380,8 @@ Result<std::unique_ptr<ContinualModel>> ContinualModel::create(const Model& mode
       b.cout = bs.out_channels;
       b.stride = bs.stride;
       b.kt = ss.temporal_kernel;
-      b.pad = (b.kt - 1) / 2;
+      b.pl = ss.pad_left();
+      b.pr = ss.pad_right();
       b.res = bs.residual;
       if (b.kt % 2 != 1)
         return unsupported(fmt::format("continual mode: temporal kernel {} is even", b.kt));
@@ -440,7 +443,7 @@ Result<std::unique_ptr<ContinualModel>> ContinualModel::create(const Model& mode
       off += static_cast<size_t>(b.kt) * co * V;
       if (b.res != ResidualKind::kNone) {
         b.res_off = off;
-        off += static_cast<size_t>(b.pad + 1) * ci * V;
+        off += static_cast<size_t>(b.pr + 1) * ci * V;
       }
       // MACs at this block's input rate, temporal conv at its output rate.
       m.macs += static_cast<int64_t>(

@@ -3,13 +3,14 @@
 // every new frame of a track flows through the network once. Each temporal
 // convolution keeps a FIFO of its last kt inputs (zero-initialised: the
 // window's left padding), produces an output when its stride says so (delayed
-// by pad = (kt-1)/2 steps), residuals are delayed by pad to stay aligned, and
+// by its right padding: (kt-1)/2 steps for a centre-padded model, none for a
+// causal one), residuals are delayed as much to stay aligned, and
 // the global average over time is a running average over the last T_out
 // outputs. Weights are the normally trained model's, BN folded.
 //
 // Per-track state lives in the slots of a pool allocated once; a step call
 // advances many slots together (one GEMM per layer for the whole batch).
-// flush() appends each layer's right padding: for a track of exactly T frames
+// flush() appends each layer's right padding (none when causal): for a track of exactly T frames
 // its features equal the window engine's on those T frames.
 #pragma once
 

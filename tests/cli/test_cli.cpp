@@ -62,6 +62,39 @@ TEST_F(Cli, InspectDescribesTheSeedModel) {
   FAIL() << "no seed_full case";
 }
 
+// --temporal-padding, and the classes.json next to a checkpoint that names it.
+TEST_F(Cli, TemporalPaddingFromTheFlagOrTheCheckpointsClassesJson) {
+  const std::string demo = std::string(STGCN_SOURCE_DIR) + "/models/demo/stgcn_demo.pt";
+  CliRun centre = run("inspect " + q(demo));
+  ASSERT_EQ(centre.exit_code, 0) << centre.err;
+  EXPECT_NE(centre.out.find("centre padding: 4 before, 4 after"), std::string::npos) << centre.out;
+  CliRun causal = run("inspect --temporal-padding causal " + q(demo));
+  ASSERT_EQ(causal.exit_code, 0) << causal.err;
+  EXPECT_NE(causal.out.find("causal padding: 8 before, 0 after"), std::string::npos) << causal.out;
+  EXPECT_EQ(run("inspect --temporal-padding sideways " + q(demo)).exit_code, 2);
+
+  fs::copy_file(demo, path("m.pt"));
+  auto sidecar = [&](const std::string& checkpoint, const std::string& padding) {
+    std::ofstream(path("classes.json"))
+        << R"({"classes": ["a", "b"], "model": {"checkpoint": ")" << checkpoint
+        << R"(", "temporal_padding": ")" << padding << R"("}})";
+  };
+  sidecar("m.pt", "causal");
+  CliRun js = run("inspect --json " + q(path("m.pt")));
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  EXPECT_EQ(nlohmann::json::parse(js.out)["temporal_padding"], "causal");
+  // The flag wins over the file.
+  js = run("inspect --json --temporal-padding centre " + q(path("m.pt")));
+  EXPECT_EQ(nlohmann::json::parse(js.out)["temporal_padding"], "centre");
+  // A classes.json describing another checkpoint does not apply.
+  sidecar("other.pt", "causal");
+  js = run("inspect --json " + q(path("m.pt")));
+  EXPECT_EQ(nlohmann::json::parse(js.out)["temporal_padding"], "centre");
+  // An unknown value in the file is an error that names the file.
+  sidecar("m.pt", "sideways");
+  expect_clean_failure(run("inspect " + q(path("m.pt"))), "classes.json");
+}
+
 TEST_F(Cli, InferMatchesPyTorchAndWritesNpy) {
   STGCN_REQUIRE_FIXTURES();
   int checked = 0;

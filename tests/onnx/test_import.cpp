@@ -48,6 +48,7 @@ LoadOptions checkpoint_options(const json& onnx) {
   LoadOptions opt;
   if (!onnx["motion"].is_null()) opt.motion = *parse_motion_mode(onnx["motion"].get<std::string>());
   opt.strides = onnx["strides"].get<std::vector<int>>();
+  opt.temporal_padding = *parse_temporal_padding(onnx["temporal_padding"].get<std::string>());
   return opt;
 }
 
@@ -70,6 +71,7 @@ TEST(OnnxImport, FixturesCoverTheMatrix) {
   std::set<int> opsets, ms;
   std::set<std::string> aggregations, pools, motions;
   std::set<bool> softmax, two_stream, dynamic, folded;
+  std::set<std::string> paddings;
   for (const auto& o : testing::manifest()["onnx"]) {
     opsets.insert(o["opset"].get<int>());
     ms.insert(o["M"].get<int>());
@@ -80,7 +82,9 @@ TEST(OnnxImport, FixturesCoverTheMatrix) {
     dynamic.insert(o["dynamic_batch"].get<bool>());
     folded.insert(o["folded_bn"].get<bool>());
     if (o["two_stream"].get<bool>()) motions.insert(o["motion"].get<std::string>());
+    paddings.insert(o["temporal_padding"].get<std::string>());
   }
+  EXPECT_EQ(paddings.size(), 2u);  // centre and causal
   for (int op : {12, 13, 17}) EXPECT_TRUE(opsets.count(op)) << "opset " << op;
   for (int m : {1, 5}) EXPECT_TRUE(ms.count(m)) << "M=" << m;
   for (const char* a : {"einsum", "matmul", "matmul_k"}) EXPECT_TRUE(aggregations.count(a)) << a;
@@ -127,6 +131,10 @@ TEST_P(OnnxImportCase, LogitsMatchPyTorch) {
     }
   }
   EXPECT_EQ(spec.a_source.rfind("ONNX", 0), 0u) << spec.a_source;
+  // Centre or causal, read from the convs' pads (or a Pad node before them).
+  for (const auto& s : spec.streams)
+    EXPECT_STREQ(temporal_padding_name(s.temporal_padding),
+                 (*o)["temporal_padding"].get<std::string>().c_str());
   bool softmax_warned = false;
   for (const auto& w : warnings) softmax_warned |= w.find("Softmax") != std::string::npos;
   EXPECT_EQ(softmax_warned, (*o)["softmax"].get<bool>());

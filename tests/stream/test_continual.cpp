@@ -46,9 +46,10 @@ Tensor window_logits(const Model& model, const Tensor& x, int M) {
   return std::move(out).value();
 }
 
-// Runs each sample as one track of exactly T frames, flushed at the end.
+// Runs each sample as one track of exactly T frames, flushed at the end (or
+// not: the live answer at its last frame).
 std::vector<std::vector<float>> continual_logits(ContinualModel& cm, const Tensor& x,
-                                                 int persons_M) {
+                                                 int persons_M, bool flush = true) {
   const int64_t N = x.shape[0], T = x.shape[2];
   std::vector<int> slots;
   for (int64_t n = 0; n < N; ++n) {
@@ -64,7 +65,7 @@ std::vector<std::vector<float>> continual_logits(ContinualModel& cm, const Tenso
   }
   std::vector<std::vector<float>> out;
   for (int64_t n = 0; n < N; ++n) {
-    cm.flush(static_cast<int>(n));
+    if (flush) cm.flush(static_cast<int>(n));
     std::vector<float> f;
     EXPECT_TRUE(cm.features(static_cast<int>(n), f));
     std::vector<const std::vector<float>*> persons{&f};
@@ -211,6 +212,56 @@ TEST(Continual, NoFeaturesBeforeTheFirstOutput) {
   int slot = 0;
   (*cm)->step({&slot, 1}, {&p, 1});
   EXPECT_FALSE((*cm)->features(0, f));  // the first output needs `pad` more frames per layer
+}
+
+Model load_causal(const std::string& path) {
+  LoadOptions lo;
+  lo.temporal_padding = TemporalPadding::kCausal;
+  auto m = load_model(path, lo);
+  EXPECT_TRUE(m.is_ok()) << m.status().message();
+  return std::move(m).value();
+}
+
+// A causal model (the demo weights read with causal padding) streams without
+// delay: its live answer at the last frame of a T-frame track is the window
+// engine's, with no flush; a flush adds nothing.
+TEST(Continual, CausalModelIsLiveWithoutLag) {
+  auto x = read_npy(std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy");
+  ASSERT_TRUE(x.is_ok());
+  Model causal = load_causal(kDemoModel);
+  auto cm = ContinualModel::create(causal, 150, 4);
+  ASSERT_TRUE(cm.is_ok()) << cm.status().message();
+  const Tensor ref = window_logits(causal, *x, 1);
+  EXPECT_LT(max_rel_diff(ref, continual_logits(**cm, *x, 1, /*flush=*/false)), 1e-4);
+  EXPECT_LT(max_rel_diff(ref, continual_logits(**cm, *x, 1, /*flush=*/true)), 1e-4);
+
+  // Odd T, strided layers: still exact.
+  const int64_t T = 37, C = 3, V = x->shape[3];
+  Tensor xs({2, C, T, V, 1});
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t v = 0; v < V; ++v)
+          xs.data[((n * C + c) * T + t) * V + v] = x->data[((n * C + c) * 150 + t + 50) * V + v];
+  auto cm37 = ContinualModel::create(causal, static_cast<int>(T), 2);
+  ASSERT_TRUE(cm37.is_ok());
+  EXPECT_LT(max_rel_diff(window_logits(causal, xs, 1), continual_logits(**cm37, xs, 1, false)),
+            1e-4);
+
+  // The first frame already gives features; the centre-padded model's live
+  // answer lags (it differs from its window engine until flushed).
+  (*cm)->reset(0);
+  auto f0 = frame_of(*x, 0, 0);
+  const float* p = f0.data();
+  int slot = 0;
+  (*cm)->step({&slot, 1}, {&p, 1});
+  std::vector<float> feats;
+  EXPECT_TRUE((*cm)->features(0, feats));
+  Model centre = load(kDemoModel);
+  auto cmc = ContinualModel::create(centre, 150, 2);
+  ASSERT_TRUE(cmc.is_ok());
+  EXPECT_GT(max_rel_diff(window_logits(centre, *x, 1), continual_logits(**cmc, *x, 1, false)),
+            1e-2);
 }
 
 TEST(Continual, SeedArchitectureCostsOver20TimesLessPerFrame) {

@@ -25,6 +25,7 @@ struct ModelFlags {
   int dilation = 1;
   std::string motion = "first_difference";
   std::vector<int> strides;
+  std::string temporal_padding;  // "" = from the model (see load)
 
   // MODEL is positional; `model_required` false lets a command run without
   // it (e.g. the interactive export).
@@ -51,31 +52,17 @@ struct ModelFlags {
                     "Per-block temporal strides, overriding the inferred ones (stride 2 where a "
                     "block has a residual conv)")
         ->delimiter(',');
+    app->add_option("--temporal-padding", temporal_padding,
+                    "How the temporal convs pad time: centre (upstream ST-GCN) or causal (kt-1 "
+                    "frames before, none after); default: what classes.json next to the "
+                    "checkpoint says, else centre (an ONNX graph's pads decide for ONNX)")
+        ->check(CLI::IsMember({"centre", "center", "causal"}));
   }
 
-  stgcn::Result<stgcn::Model> load() const {
-    if (stgcn::is_engine_path(path))
-      return stgcn::Status(stgcn::ErrorCode::kInvalidArgument,
-                           "'" + path + "' is an engine: this command needs the checkpoint or ONNX "
-                           "model it was built from (an engine holds folded, packed weights)");
-    stgcn::LoadOptions opt;
-    if (!layout.empty()) opt.layout = layout;
-    if (!strategy.empty()) {
-      auto s = stgcn::parse_strategy(strategy);
-      if (!s.is_ok()) return s.status();
-      opt.strategy = *s;
-    }
-    opt.max_hop = max_hop;
-    opt.dilation = dilation;
-    auto m = stgcn::parse_motion_mode(motion);
-    if (!m.is_ok()) return m.status();
-    opt.motion = *m;
-    if (!strides.empty()) opt.strides = strides;
-    opt.warn = [](const std::string& w) {
-      std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str());
-    };
-    return stgcn::load_model(path, opt);
-  }
+  // Loads the model (model_flags.cpp). Temporal padding: --temporal-padding,
+  // else the "model.temporal_padding" of a classes.json next to a checkpoint
+  // that names it, else centre; an ONNX graph carries its own.
+  stgcn::Result<stgcn::Model> load() const;
 };
 
 inline int fail(const stgcn::Status& st) {

@@ -46,6 +46,7 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
     j["num_class"] = s.num_class;
     j["edge_importance"] = s.edge_importance;
     j["temporal_kernel"] = s.temporal_kernel;
+    j["temporal_padding"] = stgcn::temporal_padding_name(s.temporal_padding);
     j["blocks"] = nlohmann::json::array();
     for (const auto& b : s.blocks)
       j["blocks"].push_back({{"in", b.in_channels},
@@ -69,7 +70,8 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
   fmt::print("V, C, K:          {}, {}, {}\n", s.V, s.C, s.K);
   fmt::print("classes:          {}\n", s.num_class);
   fmt::print("edge importance:  {}\n", s.edge_importance ? "on" : "off");
-  fmt::print("temporal kernel:  {}\n", s.temporal_kernel);
+  fmt::print("temporal kernel:  {} ({} padding: {} before, {} after)\n", s.temporal_kernel,
+             stgcn::temporal_padding_name(s.temporal_padding), s.pad_left(), s.pad_right());
   fmt::print("blocks:\n   #    in   out  stride  residual\n");
   for (size_t i = 0; i < s.blocks.size(); ++i) {
     const auto& b = s.blocks[i];
