@@ -49,6 +49,50 @@ class TrainSmokeTest(unittest.TestCase):
             self.assertEqual(train.main(args + ["--resume"]), 0)
 
 
+class CausalModelTest(unittest.TestCase):
+    def test_outputs_do_not_see_the_future(self):
+        """A causal model's block outputs at frame t depend on frames <= t only (checked through
+        the first block: changing frames > t leaves outputs <= t alone); centre padding does
+        not have that property."""
+        from stgcn_ref.model import STGCN
+        from stgcn_ref.graph import build_graph
+        A = build_graph("coco", "spatial", 1, 1)
+        torch.manual_seed(0)
+        x = torch.randn(1, 3, 20, 17, 1)
+        y = x.clone()
+        y[:, :, 12:] += 1.0
+        for padding, same in (("causal", True), ("centre", False)):
+            m = STGCN(3, 4, A, True, [8, 8], [1, 1], 0.0, padding).eval()
+            def feats(inp):
+                z = inp.permute(0, 4, 3, 1, 2).reshape(1, 17 * 3, 20)
+                z = m.data_bn(z).view(1, 1, 17, 3, 20).permute(0, 1, 3, 4, 2).reshape(1, 3, 20, 17)
+                for blk in m.st_gcn_networks:
+                    z = blk(z, m.A * m.edge_importance[0])
+                return z
+            with torch.no_grad():
+                a, b = feats(x), feats(y)
+            self.assertEqual(torch.allclose(a[:, :, :12], b[:, :, :12]), same, padding)
+            self.assertEqual(a.shape[2], 20)  # T_out = T at stride 1 either way
+
+    def test_tiny_causal_run_writes_its_own_directory(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out, work = os.path.join(tmp, "out"), os.path.join(tmp, "work")
+            args = ["--tiny", "--widths", NARROW, "--out", out, "--work", work,
+                    "--temporal-padding", "causal"]
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(train.main(args), 0)
+            d = os.path.join(out, "causal")
+            with open(os.path.join(d, "classes.json"), encoding="utf-8") as f:
+                spec = json.load(f)
+            self.assertEqual(spec["model"]["temporal_padding"], "causal")
+            self.assertEqual(spec["model"]["checkpoint"], "stgcn_seed_actions_causal.pt")
+            sd = torch.load(os.path.join(d, "stgcn_seed_actions_causal.pt"))
+            m = train.build(10, 0.0, [int(w) for w in NARROW.split(",")], "mediapipe", "causal")
+            m.load_state_dict({k: v.float() for k, v in sd.items()})
+            lg = train.predict(m, np.load(os.path.join(d, "test_input.npy")))
+            self.assertLess(np.abs(lg - np.load(os.path.join(d, "test_logits.npy"))).max(), 1e-4)
+
+
 @unittest.skipUnless(os.path.exists(volleyball.DEFAULT_PATH), "volleyball data not present")
 class VolleyballLoaderTest(unittest.TestCase):
     def test_splits(self):
