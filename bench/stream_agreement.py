@@ -147,6 +147,13 @@ def main():
         # event `lag` frames earlier (the pipeline's delay, rounded to the hop).
         lag = a.lag // a.hop * a.hop
         aligned = [k for k in c if (k[0], k[1] - lag) in w]
+        # Events whose window [f - 149, f] lies in one sequence (the last frame of each) against
+        # those that straddle a change of action (every other event: sequences last 150 frames).
+        T = 150
+        pure = [k for k in both if truth_at(k[0], k[1]) is not None
+                and truth_at(k[0], k[1])["start_frame"] <= k[1] - T + 1]
+        mixed = [k for k in both if k not in set(pure)]
+        lab = lambda k: truth_at(k[0], k[1])["label"]
         result["B"] = {"streams": a.long_streams, "segments": a.segments, "hop": a.hop,
                        "compared_events": len(both),
                        "agreement": sum(w[k] == c[k] for k in both) / max(1, len(both)),
@@ -157,7 +164,16 @@ def main():
                        "continual_lookahead_seconds": cla_s,
                        "agreement_lag_aligned":
                            sum(c[k] == w[(k[0], k[1] - lag)] for k in aligned) / max(1, len(aligned)),
-                       "window_seconds": win_s, "continual_seconds": con_s}
+                       "window_seconds": win_s, "continual_seconds": con_s,
+                       "single_sequence_windows": len(pure),
+                       "agreement_single_sequence_windows":
+                           sum(w[k] == c[k] for k in pure) / max(1, len(pure)),
+                       "window_accuracy_single_sequence_windows":
+                           sum(w[k] == lab(k) for k in pure) / max(1, len(pure)),
+                       "continual_accuracy_single_sequence_windows":
+                           sum(c[k] == lab(k) for k in pure) / max(1, len(pure)),
+                       "agreement_straddling_windows":
+                           sum(w[k] == c[k] for k in mixed) / max(1, len(mixed))}
     ra, rb = result["A"], result["B"]
     print(f"A. {ra['sequences']} test sequences, one 150-frame stream each:")
     print(f"   window accuracy {100 * ra['window_accuracy']:.2f} %, continual live "
@@ -175,6 +191,11 @@ def main():
           f"continual at f vs window at f - {rb['lag_frames']}: "
           f"{100 * rb['agreement_lag_aligned']:.2f} % of {rb['aligned_events']}; with --lookahead, "
           f"same frame: {pct(rb['agreement_lookahead'])} of {rb['lookahead_compared_events']}")
+    print(f"   windows inside one sequence ({rb['single_sequence_windows']} events): agreement "
+          f"{pct(rb['agreement_single_sequence_windows'])}, accuracy window "
+          f"{pct(rb['window_accuracy_single_sequence_windows'])}, continual "
+          f"{pct(rb['continual_accuracy_single_sequence_windows'])}; windows straddling a change "
+          f"of action: agreement {pct(rb['agreement_straddling_windows'])}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -407,11 +407,14 @@ def main(argv: List[str] = None) -> int:
         y_b = yte[pick].astype(np.int64)
         lg_b = predict(m32, x_b).astype(np.float32)
         lg_b64 = predict(m64, x_b, dtype=torch.float64)
-        np.save(os.path.join(out_dir, "test_input.npy"), x_b)
-        np.save(os.path.join(out_dir, "test_labels.npy"), y_b)
+        # A causal model shares the centre one's bundled sequences (OUT/test_*.npy).
+        data_dir = "../" if causal else ""
+        if not causal:
+            np.save(os.path.join(out_dir, "test_input.npy"), x_b)
+            np.save(os.path.join(out_dir, "test_labels.npy"), y_b)
         np.save(os.path.join(out_dir, "test_logits.npy"), lg_b)
         np.save(os.path.join(out_dir, "test_logits64.npy"), lg_b64)
-        bundled = {"input": "test_input.npy", "labels": "test_labels.npy",
+        bundled = {"input": data_dir + "test_input.npy", "labels": data_dir + "test_labels.npy",
                    "logits": "test_logits.npy (float32, FP16 weights widened to FP32)",
                    "logits64": "test_logits64.npy (float64, same weights)",
                    "test_split_indices": pick}

@@ -7,7 +7,8 @@
 # ones PyTorch computed, validate INT8 against the checkpoint, and time both.
 # Then the real-time runtime: four recorded camera streams from the dataset
 # generator (one malformed line each), played through `stgcn run` in window
-# and in continual mode; each stream's label is checked against the truth.
+# and in continual mode (the causal model's live answers too); each stream's
+# label is checked against the truth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STGCN_TARGET=stgcn_cli bash scripts/build.sh
@@ -55,15 +56,23 @@ sources=$(for f in build/demo_streams/cam*.jsonl; do printf -- '--source %s ' "$
 # shellcheck disable=SC2086
 ./build/stgcn run "$DEMO/stgcn_seed_actions.pt" $sources --mode continual --stats-interval 0 \
   --out build/demo_events_continual.jsonl
+# The causal model (models/trained/causal; its classes.json says causal): live
+# continual answers without the centre-padded model's 76-frame delay.
+# shellcheck disable=SC2086
+./build/stgcn run "$DEMO/causal/stgcn_seed_actions_causal.pt" $sources --mode continual \
+  --stats-interval 0 --out build/demo_events_causal.jsonl
 .venv/bin/python - <<'PY'
 import json
 truth = {s["stream"]: s["segments"][0]["class"]
          for s in json.load(open("build/demo_streams/truth.json"))["streams"]}
-for name, path in (("window", "build/demo_events.jsonl"),
-                   ("continual (final, flushed)", "build/demo_events_continual.jsonl")):
+for name, path, live in (("window", "build/demo_events.jsonl", False),
+                         ("continual (final, flushed)", "build/demo_events_continual.jsonl", False),
+                         ("continual, causal model (live)", "build/demo_events_causal.jsonl", True)):
     last = {}
     for line in open(path):
         e = json.loads(line)
+        if live and e["final"]:
+            continue
         last[e["stream"]] = e["class"]
     right = sum(last.get(s) == c for s, c in truth.items())
     print(f"{name}: {right}/{len(truth)} streams labelled right")

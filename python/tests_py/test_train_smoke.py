@@ -89,7 +89,9 @@ class CausalModelTest(unittest.TestCase):
             sd = torch.load(os.path.join(d, "stgcn_seed_actions_causal.pt"))
             m = train.build(10, 0.0, [int(w) for w in NARROW.split(",")], "mediapipe", "causal")
             m.load_state_dict({k: v.float() for k, v in sd.items()})
-            lg = train.predict(m, np.load(os.path.join(d, "test_input.npy")))
+            self.assertEqual(spec["bundled_test"]["input"], "../test_input.npy")
+            self.assertFalse(os.path.exists(os.path.join(d, "test_input.npy")))
+            lg = train.predict(m, np.load(os.path.join(out, spec["bundled_test"]["input"][3:])))
             self.assertLess(np.abs(lg - np.load(os.path.join(d, "test_logits.npy"))).max(), 1e-4)
 
 

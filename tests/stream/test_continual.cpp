@@ -285,6 +285,20 @@ TEST(Continual, TrainedModelFlushedMatchesTheWindowEngine) {
   EXPECT_LT(max_rel_diff(window_logits(model, x4, 1), continual_logits(**cm, x4, 1)), 1e-4);
 }
 
+// The trained causal demo model (models/trained/causal): the live answer at
+// the last frame of each bundled test sequence is the window engine's.
+TEST(Continual, TrainedCausalModelLiveEqualsTheWindowEngine) {
+  Model model = load_causal(std::string(STGCN_SOURCE_DIR) +
+                            "/models/trained/causal/stgcn_seed_actions_causal.pt");
+  auto x = read_npy(kTrainedInput);
+  ASSERT_TRUE(x.is_ok());
+  Tensor x4({4, x->shape[1], x->shape[2], x->shape[3], 1});
+  std::copy(x->data.begin(), x->data.begin() + x4.numel(), x4.data.begin());
+  auto cm = ContinualModel::create(model, 150, 4);
+  ASSERT_TRUE(cm.is_ok());
+  EXPECT_LT(max_rel_diff(window_logits(model, x4, 1), continual_logits(**cm, x4, 1, false)), 1e-4);
+}
+
 TEST(Continual, CentralDifferenceIsRefused) {
   LoadOptions lo;
   lo.motion = MotionMode::kCentralDifference;
