@@ -98,18 +98,25 @@ TEST(Continual, FlushedTrackOfTFramesEqualsTheWindowEngine) {
   EXPECT_LT(max_rel_diff(ref, got), 1e-4);
 }
 
+// Frames [t0, t0 + T) of every sample of an (N, C, T, V, 1) tensor.
+Tensor crop_frames(const Tensor& full, int64_t t0, int64_t T) {
+  const int64_t N = full.shape[0], C = full.shape[1], T0 = full.shape[2], V = full.shape[3];
+  Tensor x({N, C, T, V, 1});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t v = 0; v < V; ++v)
+          x.data[((n * C + c) * T + t) * V + v] = full.data[((n * C + c) * T0 + t + t0) * V + v];
+  return x;
+}
+
 TEST(Continual, ShortWindowsAndOddLengthsMatchToo) {
   // T = 37: the strided layers' last outputs come from the right padding.
   Model model = load(kDemoModel);
   auto full = read_npy(std::string(STGCN_SOURCE_DIR) + "/models/demo/sample_input.npy");
   ASSERT_TRUE(full.is_ok());
-  const int64_t T = 37, C = 3, V = full->shape[3];
-  Tensor x({2, C, T, V, 1});
-  for (int64_t n = 0; n < 2; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t v = 0; v < V; ++v)
-          x.data[((n * C + c) * T + t) * V + v] = full->data[((n * C + c) * 150 + t + 50) * V + v];
+  const int64_t T = 37;
+  const Tensor x = crop_frames(*full, 50, T);
   auto cm = ContinualModel::create(model, static_cast<int>(T), 2);
   ASSERT_TRUE(cm.is_ok());
   EXPECT_LT(max_rel_diff(window_logits(model, x, 1), continual_logits(**cm, x, 1)), 1e-4);
@@ -236,13 +243,8 @@ TEST(Continual, CausalModelIsLiveWithoutLag) {
   EXPECT_LT(max_rel_diff(ref, continual_logits(**cm, *x, 1, /*flush=*/true)), 1e-4);
 
   // Odd T, strided layers: still exact.
-  const int64_t T = 37, C = 3, V = x->shape[3];
-  Tensor xs({2, C, T, V, 1});
-  for (int64_t n = 0; n < 2; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t v = 0; v < V; ++v)
-          xs.data[((n * C + c) * T + t) * V + v] = x->data[((n * C + c) * 150 + t + 50) * V + v];
+  const int64_t T = 37;
+  const Tensor xs = crop_frames(*x, 50, T);
   auto cm37 = ContinualModel::create(causal, static_cast<int>(T), 2);
   ASSERT_TRUE(cm37.is_ok());
   EXPECT_LT(max_rel_diff(window_logits(causal, xs, 1), continual_logits(**cm37, xs, 1, false)),
