@@ -407,11 +407,16 @@ def main(argv: List[str] = None) -> int:
         y_b = yte[pick].astype(np.int64)
         lg_b = predict(m32, x_b).astype(np.float32)
         lg_b64 = predict(m64, x_b, dtype=torch.float64)
-        # A causal model shares the centre one's bundled sequences (OUT/test_*.npy).
+        # A causal model shares the centre one's bundled sequences (OUT/test_*.npy): written
+        # there when missing, else checked to be the same.
         data_dir = "../" if causal else ""
-        if not causal:
-            np.save(os.path.join(out_dir, "test_input.npy"), x_b)
-            np.save(os.path.join(out_dir, "test_labels.npy"), y_b)
+        shared = os.path.dirname(out_dir) if causal else out_dir
+        for name, arr in (("test_input.npy", x_b), ("test_labels.npy", y_b)):
+            path = os.path.join(shared, name)
+            if causal and os.path.exists(path):
+                assert np.array_equal(np.load(path), arr), f"{path} holds other sequences"
+            else:
+                np.save(path, arr)
         np.save(os.path.join(out_dir, "test_logits.npy"), lg_b)
         np.save(os.path.join(out_dir, "test_logits64.npy"), lg_b64)
         bundled = {"input": data_dir + "test_input.npy", "labels": data_dir + "test_labels.npy",
