@@ -276,12 +276,20 @@ TEST(Continual, SeedArchitectureCostsOver20TimesLessPerFrame) {
   EXPECT_GE(window / step, 20) << window << " vs " << step;
 }
 
+// The first n bundled test sequences of the trained demo model (N = 0 when unreadable).
+Tensor trained_sequences(int64_t n) {
+  auto x = read_npy(kTrainedInput);
+  EXPECT_TRUE(x.is_ok()) << x.status().message();
+  if (!x.is_ok()) return Tensor({0});
+  Tensor out({n, x->shape[1], x->shape[2], x->shape[3], 1});
+  std::copy(x->data.begin(), x->data.begin() + out.numel(), out.data.begin());
+  return out;
+}
+
 TEST(Continual, TrainedModelFlushedMatchesTheWindowEngine) {
   Model model = load(kTrained);
-  auto x = read_npy(kTrainedInput);
-  ASSERT_TRUE(x.is_ok());
-  Tensor x4({4, x->shape[1], x->shape[2], x->shape[3], 1});
-  std::copy(x->data.begin(), x->data.begin() + x4.numel(), x4.data.begin());
+  const Tensor x4 = trained_sequences(4);
+  ASSERT_EQ(x4.shape[0], 4);
   auto cm = ContinualModel::create(model, 150, 4);
   ASSERT_TRUE(cm.is_ok());
   EXPECT_LT(max_rel_diff(window_logits(model, x4, 1), continual_logits(**cm, x4, 1)), 1e-4);
@@ -292,10 +300,8 @@ TEST(Continual, TrainedModelFlushedMatchesTheWindowEngine) {
 TEST(Continual, TrainedCausalModelLiveEqualsTheWindowEngine) {
   Model model = load_causal(std::string(STGCN_SOURCE_DIR) +
                             "/models/trained/causal/stgcn_seed_actions_causal.pt");
-  auto x = read_npy(kTrainedInput);
-  ASSERT_TRUE(x.is_ok());
-  Tensor x4({4, x->shape[1], x->shape[2], x->shape[3], 1});
-  std::copy(x->data.begin(), x->data.begin() + x4.numel(), x4.data.begin());
+  const Tensor x4 = trained_sequences(4);
+  ASSERT_EQ(x4.shape[0], 4);
   auto cm = ContinualModel::create(model, 150, 4);
   ASSERT_TRUE(cm.is_ok());
   EXPECT_LT(max_rel_diff(window_logits(model, x4, 1), continual_logits(**cm, x4, 1, false)), 1e-4);
