@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <span>
 #include <string>
@@ -155,7 +156,49 @@ void check_open(const Bytes& in) {
   // The engine loader on a valid container: metadata JSON, model spec, graph,
   // verifier, ISA check, backend preparation. Any refusal is one clean line.
   auto engine = stgcn::Engine::from_bytes(in, kName);
-  if (!engine.is_ok()) check_message(engine.status(), std::string("cannot load '") + kName + "': ");
+  if (!engine.is_ok()) {
+    check_message(engine.status(), std::string("cannot load '") + kName + "': ");
+    return;
+  }
+  // An accepted engine must run without touching memory it does not own: every size the
+  // runner trusts (T, M, V, C, classes, the arena) was checked against the graph at load.
+  const stgcn::EngineInfo& info = (*engine)->info();
+  if (info.arena_bytes > (int64_t{64} << 20)) return;
+  auto ctx = (*engine)->create_context(1);
+  if (!ctx.is_ok()) {
+    if (ctx.status().message().find('\n') != std::string::npos) __builtin_trap();
+    return;
+  }
+  std::vector<float> x(static_cast<size_t>(info.spec.C()) * info.T * info.spec.V() * info.M, 0.5f);
+  std::vector<float> y(static_cast<size_t>(info.spec.num_class()), 0.f);
+  (void)(*ctx)->run(x, 1, y);
+}
+
+// Sets one number of the metadata JSON (a shape, T, M, a class count, a scale, ...) to an
+// interesting value and writes the file again (re-signed by the writer): the semantic
+// checks behind the checksum are what must refuse it.
+size_t mutate_metadata(uint8_t* data, size_t size, size_t max_size, std::minstd_rand& rng) {
+  auto f = MappedEngineFile::from_bytes(Bytes(data, data + size), kName);
+  if (!f.is_ok()) return 0;
+  nlohmann::json meta = nlohmann::json::parse((*f)->metadata_json(), nullptr, false);
+  if (meta.is_discarded()) return 0;
+  std::vector<nlohmann::json*> numbers;
+  auto collect = [&](auto& self, nlohmann::json& j) -> void {
+    if (j.is_number()) numbers.push_back(&j);
+    if (j.is_structured())
+      for (auto& v : j) self(self, v);
+  };
+  collect(collect, meta);
+  if (numbers.empty()) return 0;
+  nlohmann::json& target = *numbers[rng() % numbers.size()];
+  const int64_t old = target.is_number_integer() ? target.get<int64_t>() : 1;
+  const int64_t values[] = {0, 1, -1, old + 1, old - 1, 2 * old, old / 2, 1 << 20, INT32_MAX};
+  target = values[rng() % (sizeof values / sizeof values[0])];
+  EngineFileContents c{meta.dump(), (*f)->tensors()};
+  auto out = stgcn::engine::serialize_engine_file(c);
+  if (!out.is_ok() || out->size() > max_size) return 0;
+  std::memcpy(data, out->data(), out->size());
+  return out->size();
 }
 
 }  // namespace
@@ -163,7 +206,14 @@ void check_open(const Bytes& in) {
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned int seed) {
   std::minstd_rand rng(seed);
-  switch (rng() % 6) {
+  switch (rng() % 8) {
+    case 6:
+    case 7:  // structure-aware: a number inside the metadata, re-signed
+      if (has_magic(data, size)) {
+        const size_t n = mutate_metadata(data, size, max_size, rng);
+        if (n > 0) return n;
+      }
+      break;
     case 0: {  // a valid file generated from the (mutated) bytes as a recipe
       size = LLVMFuzzerMutate(data, size, max_size);
       Source src(data, size);

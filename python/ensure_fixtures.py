@@ -23,6 +23,24 @@ def sources_hash() -> str:
     return h.hexdigest()
 
 
+# What the generator imports, and the Debian package (or PyPI requirement) that provides it.
+NEEDS = [("numpy", "python3-numpy"), ("torch", "python3-torch"), ("onnx", "python3-onnx"),
+         ("onnxruntime", "onnxruntime from python/requirements.txt")]
+
+
+def check_imports() -> bool:
+    """One line per missing module, naming what provides it (scripts/setup.sh installs all)."""
+    ok = True
+    for module, provider in NEEDS:
+        try:
+            __import__(module)
+        except ImportError as e:
+            print(f"stgcn-rt: missing Python module {module} ({e}): install {provider} "
+                  "(bash scripts/setup.sh installs everything)", file=sys.stderr)
+            ok = False
+    return ok
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print("usage: ensure_fixtures.py OUT_DIR", file=sys.stderr)
@@ -33,6 +51,8 @@ def main() -> int:
     if stamp.exists() and stamp.read_text().strip() == digest and (out / "manifest.json").exists():
         print(f"fixtures up to date in {out}")
         return 0
+    if not check_imports():
+        return 1
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     start = time.time()

@@ -7,8 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${STGCN_BUILD_DIR:-build}
 JOBS=${STGCN_JOBS:-$(nproc)}
+for tool in cmake:cmake ninja:ninja-build c++:build-essential; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || {
+    echo "stgcn-rt: missing ${tool%%:*}: install the Debian package '${tool#*:}' (bash scripts/setup.sh)" >&2
+    exit 1
+  }
+done
 generator=()
-if command -v ninja >/dev/null 2>&1 && [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
+if [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
 cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS" ${STGCN_TARGET:+--target "$STGCN_TARGET"}
 echo "[build] done: $BUILD_DIR/stgcn"

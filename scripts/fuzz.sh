@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 FIXTURES=${STGCN_FIXTURES:-build/fixtures}
+command -v clang++ >/dev/null 2>&1 || {
+  echo "stgcn-rt: missing clang++: install the Debian package 'clang' (bash scripts/setup.sh)" >&2
+  exit 1
+}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSTGCN_FUZZ=ON -DSTGCN_BUILD_TESTS=OFF -DSTGCN_BUILD_CLI=OFF >/dev/null
 cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy fuzz_onnx \

@@ -9,16 +9,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Every package here is needed by the build or the tests (removing one makes the build or a
+# test stop with a line naming it; cmake/StgcnDependencies.cmake, python/ensure_fixtures.py,
+# scripts/build.sh and scripts/fuzz.sh do the checking).
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
-  libzip-dev zlib1g-dev
-  libonnx-dev libprotobuf-dev libssl-dev
+  build-essential cmake ninja-build pkg-config   # compiler, libgomp, build tools
+  libzip-dev                                     # torch.save zip archives
+  libonnx-dev libprotobuf-dev                    # ONNX export/import
+  libssl-dev                                     # SHA-256 of engine files and exports
   nlohmann-json3-dev libcli11-dev libfmt-dev
-  libgtest-dev libgmock-dev
-  libdnnl-dev libomp-dev
-  clang libclang-rt-14-dev
-  python3 python3-venv python3-numpy python3-torch python3-onnx
-  python3-matplotlib
+  libgtest-dev libgmock-dev                      # GTest's CMake config also needs libgmock.a
+  libdnnl-dev ocl-icd-opencl-dev                 # oneDNN; its CMake config requires OpenCL
+  clang libomp-dev libclang-rt-14-dev            # the libFuzzer build (scripts/fuzz.sh)
+  python3 python3-venv python3-numpy python3-torch python3-onnx   # fixtures, oracles
+  python3-matplotlib                             # skeleton_data.preview and bench plots
 )
 
 missing=()
@@ -41,7 +45,11 @@ fi
 
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating Python venv .venv (system site packages)"
-  /usr/bin/python3 -m venv --system-site-packages .venv
+  /usr/bin/python3 -m venv --system-site-packages .venv || {
+    echo "[setup] error: cannot create the venv: install the Debian package python3-venv" >&2
+    rm -rf .venv
+    exit 1
+  }
 fi
 # Everything python/requirements.txt asks for (onnxruntime; ml_dtypes and onnx >= 1.16 for
 # onnxruntime.quantization): installed again when any piece is missing or too old.

@@ -127,5 +127,19 @@ class CropTest(unittest.TestCase):
             self.assertGreaterEqual(overlap, need, (a[i], b[i], s[i]))
 
 
+class PreviewTest(unittest.TestCase):
+    def test_preview_renders_a_png(self):
+        # The preview tool (and bench/peers.py's plot) need matplotlib from setup.sh's list.
+        from skeleton_data import preview
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "preview.png")
+            self.assertEqual(preview.main([out, "--per-class", "1", "--frames", "2",
+                                           "--classes", "wave,jump"]), 0)
+            with open(out, "rb") as f:
+                head = f.read(8)
+            self.assertEqual(head, b"\x89PNG\r\n\x1a\n")
+            self.assertGreater(os.path.getsize(out), 1000)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <fstream>
 #include <list>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "backends/cpu/cpu_backend.h"
@@ -137,14 +137,13 @@ Result<json> quantize(ir::Graph& g, const BuildOptions& o) {
                                   o.val->shape[0]));
       for (float v : y.data)
         if (!(v >= 0 && v < static_cast<float>(classes)) || v != std::floor(v))
-          return Status(ErrorCode::kInvalidArgument,
-                        fmt::format("validation label {} is not a class index in 0..{}", v,
-                                    classes - 1));
+          return Status(
+              ErrorCode::kInvalidArgument,
+              fmt::format("validation label {} is not a class index in 0..{}", v, classes - 1));
     }
-    STGCN_ASSIGN_OR_RETURN(
-        quant::MixedResult mr,
-        quant::search_mixed(g, table, *o.val, o.val_labels, o.max_drop, keep,
-                            std::max(1, omp_get_num_procs()), o.progress));
+    STGCN_ASSIGN_OR_RETURN(quant::MixedResult mr,
+                           quant::search_mixed(g, table, *o.val, o.val_labels, o.max_drop, keep,
+                                               std::max(1, omp_get_num_procs()), o.progress));
     keep = mr.keep_fp32;
     rec["max_drop"] = o.max_drop;
     rec["metric"] = mr.labelled ? "accuracy" : "agreement_with_fp32";
@@ -170,8 +169,9 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
                                                     const BuildOptions& options) {
   std::string precision = options.precision;
   if (precision != "fp32" && precision != "bf16" && precision != "fp16" && precision != "int8")
-    return Status(ErrorCode::kUnsupported,
-                  fmt::format("precision '{}' is not available (fp32, bf16, fp16, int8)", precision));
+    return Status(
+        ErrorCode::kUnsupported,
+        fmt::format("precision '{}' is not available (fp32, bf16, fp16, int8)", precision));
   // BF16 compute needs AVX512-BF16 (or AMX); without it: FP32, said loudly.
   const unsigned bf16_bits = cpu::isa_bits("avx512_core_bf16");
   if (precision == "bf16" && (cpu::cpu_isa_bits() & bf16_bits) != bf16_bits) {
@@ -263,6 +263,27 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
 }
 
 namespace {
+
+// The shapes Context::run and the stream runtime take from EngineInfo (C, T, V, M from the
+// spec and metadata; the class count) must be the graph's own input and output shapes.
+Status check_metadata_against_graph(const EngineInfo& info, const ir::Graph& g) {
+  const std::vector<int64_t> want_in = {info.spec.C(), info.T, info.spec.V(), info.M};
+  const auto& in = g.values[g.input].shape;  // C T V M
+  if (in != want_in)
+    return Status(
+        ErrorCode::kCorrupt,
+        fmt::format("metadata says the input is (C, T, V, M) = ({}), the graph's input "
+                    "'{}' is ({})",
+                    fmt::join(want_in, ", "), g.values[g.input].name, fmt::join(in, ", ")));
+  const int64_t classes = g.values[g.output].numel();
+  if (info.spec.num_class() != classes)
+    return Status(ErrorCode::kCorrupt,
+                  fmt::format("metadata says {} classes, the graph's output '{}' has {}",
+                              info.spec.num_class(), g.values[g.output].name, classes));
+  if (info.spec.num_class() < 1 || info.spec.C() < 1 || info.spec.V() < 1)
+    return Status(ErrorCode::kCorrupt, "metadata has an empty C, V or class count");
+  return Status::ok();
+}
 
 Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl& impl) {
   const std::string& name = file->path();
@@ -366,9 +387,12 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
   info.weights_bytes = weights;
   Status st = ir::verify(g);
   if (!st.is_ok()) return with_path(name, st);
+  // The metadata is untrusted like the rest of the file (anyone can edit and re-sign it):
+  // every field the runner sizes buffers by must agree with the verified graph.
+  STGCN_RETURN_IF_ERROR(with_path(name, check_metadata_against_graph(info, g)));
   for (const ir::Node& n : g.nodes)
-    if (n.op == ir::Op::kGcnConv || n.op == ir::Op::kAggregate ||
-        n.op == ir::Op::kTemporalConv || n.op == ir::Op::kResidualConv)
+    if (n.op == ir::Op::kGcnConv || n.op == ir::Op::kAggregate || n.op == ir::Op::kTemporalConv ||
+        n.op == ir::Op::kResidualConv)
       info.layer_precisions.emplace_back(n.name, ir::node_precision(g, n));
   if (meta.contains("quantization")) info.quantization_json = meta["quantization"].dump();
   auto exe = cpu::Executable::prepare(g, info.max_batch);

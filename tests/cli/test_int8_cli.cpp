@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "backends/cpu/cpu_backend.h"
 #include "stgcn/npy.h"
 #include "test_util.h"
 
@@ -39,9 +40,9 @@ class Int8Cli : public testing::CliTest {
 
 TEST_F(Int8Cli, BuildWithCalibrationThenFromTheTable) {
   const std::string table = path("calib.txt");
-  auto r = run("build " + q(kDemo) + " -o " + q(path("a.engine")) + " --precision int8 --calib " +
-               q(kDemoInput) + " --calib-method percentile --percentile 99.9 --calib-table " +
-               q(table));
+  auto r =
+      run("build " + q(kDemo) + " -o " + q(path("a.engine")) + " --precision int8 --calib " +
+          q(kDemoInput) + " --calib-method percentile --percentile 99.9 --calib-table " + q(table));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("calibration pass 2/2"), std::string::npos) << r.err;
   ASSERT_TRUE(fs::exists(table));
@@ -148,9 +149,8 @@ TEST_F(Int8Cli, ValidateReportsAndFailsOnThresholds) {
   EXPECT_LE(j["max_abs_error"].get<double>(), 1e-3);
   EXPECT_GE(j["cosine_min"].get<double>(), 0.999999);
   // An int8 model (built in memory) against an engine reference, with a tolerance it cannot meet.
-  r = run("validate " + q(kDemo) + " --precision int8 --calib " + q(kDemoInput) +
-          " --reference " + q(path("e.engine")) + " --data " + q(kDemoInput) +
-          " --tolerance 0 --json -");
+  r = run("validate " + q(kDemo) + " --precision int8 --calib " + q(kDemoInput) + " --reference " +
+          q(path("e.engine")) + " --data " + q(kDemoInput) + " --tolerance 0 --json -");
   EXPECT_EQ(r.exit_code, 1) << r.err;
   j = json::parse(r.out);
   EXPECT_EQ(j["pass"], false);
@@ -194,6 +194,24 @@ TEST_F(Int8Cli, ValidateEveryPrecision) {
     EXPECT_DOUBLE_EQ(j["top1_agreement"].get<double>(), 100.0) << p;
     EXPECT_GT(j["cosine_min"].get<double>(), p == "fp32" ? 0.999999 : 0.99) << p;
   }
+}
+
+// On an AMX CPU the int8 kernels are AMX ones and the weights are packed for them: the engine
+// must say so, and a CPU without AMX (faked with oneDNN's switch) must refuse it at load.
+TEST_F(Int8Cli, AnAmxPackedEngineRecordsAmxAndIsRefusedWithoutIt) {
+  if (stgcn::cpu::cpu_isa_name() != "avx512_core_amx") GTEST_SKIP() << "this CPU has no AMX";
+  const std::string engine = path("amx.engine");
+  auto r =
+      run("build " + q(kDemo) + " -o " + q(engine) + " --precision int8 --calib " + q(kDemoInput));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto info = run("inspect " + q(engine) + " --json");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(nlohmann::json::parse(info.out)["kernel_isa"], "avx512_core_amx") << info.out;
+  setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16", 1);
+  auto y = run("infer " + q(engine) + " -i " + q(kDemoInput) + " -o " + q(path("y.npy")));
+  unsetenv("ONEDNN_MAX_CPU_ISA");
+  expect_clean_failure(y, "needs avx512_core_amx kernels");
+  EXPECT_FALSE(fs::exists(path("y.npy")));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // (round trip, determinism, refusal of bad files), contexts (batch limits,
 // threads, steady-state allocations).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -300,6 +301,17 @@ TEST(EngineFile, RefusesBrokenMetadata) {
       [](json& m) { m["spec"]["streams"] = json::array(); },
       [](json& m) { m.erase("graph"); },
       [](json& m) { m["format"] = "something-else"; },
+      // Fields the runner sizes its buffers by (a heap overflow before they were checked
+      // against the graph): the class count, T, M, C and V.
+      [](json& m) {
+        for (json& s : m["spec"]["streams"]) s["num_class"] = 1;
+      },
+      [](json& m) { m["T"] = m["T"].get<int>() - 1; },
+      [](json& m) { m["T"] = m["T"].get<int>() + 100; },
+      [](json& m) { m["M"] = m["M"].get<int>() + 1; },
+      [](json& m) {
+        for (json& s : m["spec"]["streams"]) s["C"] = 2;
+      },
   };
   for (size_t i = 0; i < edits.size(); ++i) {
     auto r = with_metadata(*e, edits[i]);
@@ -470,7 +482,9 @@ TEST(Engine, Bf16HalvesTheFileAndRefusesAnUnfusedGraph) {
   auto bf16 = Engine::build(c.model, o);
   ASSERT_TRUE(fp32.is_ok() && bf16.is_ok());
   EXPECT_EQ((*bf16)->info().precision, "bf16");
-  EXPECT_EQ((*bf16)->info().kernel_isa, "avx512_core_bf16");
+  // What the kernels were really packed for: AMX tiles where the CPU has them.
+  EXPECT_EQ((*bf16)->info().kernel_isa,
+            cpu::cpu_isa_name() == "avx512_core_amx" ? "avx512_core_amx" : "avx512_core_bf16");
   const double ratio = static_cast<double>((*bf16)->info().file_bytes) / (*fp32)->info().file_bytes;
   EXPECT_LE(ratio, 0.52) << ratio;
   EXPECT_NE((*bf16)->graph_text().find(" bf16 = temporal_conv"), std::string::npos);
@@ -514,6 +528,47 @@ TEST(Engine, RefusesUnknownPrecisionAndUncalibratedInt8) {
   e = Engine::build(c.model, o);
   ASSERT_FALSE(e.is_ok());
   EXPECT_NE(e.status().message().find("int8 needs calibration"), std::string::npos);
+}
+
+// An engine runs at any thread count, whatever the thread count it was built (packed) and
+// loaded with: oneDNN's AMX kernels pick the packed weight layout by the thread count, and
+// an AMX machine used to refuse a two-thread context of an engine built with more.
+TEST(Context, AnyThreadCountRunsAnEngineBuiltWithAnother) {
+  STGCN_REQUIRE_FIXTURES();
+  Case c = load_case("blazepose_spatial_2s_central");
+  std::vector<std::string> precisions = {"fp32", "int8"};
+  if (cpu_has_bf16()) precisions.push_back("bf16");
+  const int saved = omp_get_max_threads();
+  for (const std::string& precision : precisions) {
+    SCOPED_TRACE(precision);
+    BuildOptions o;
+    o.T = c.T;
+    o.M = c.M;
+    o.precision = precision;
+    o.calib = &c.input;
+    omp_set_num_threads(16);  // built (packed) as under OMP_NUM_THREADS=16
+    auto built = Engine::build(c.model, o);
+    omp_set_num_threads(1);  // loaded under OMP_NUM_THREADS=1
+    ASSERT_TRUE(built.is_ok()) << built.status().message();
+    auto e = Engine::from_bytes(
+        std::vector<uint8_t>((*built)->bytes().begin(), (*built)->bytes().end()), "t.engine");
+    omp_set_num_threads(saved);
+    ASSERT_TRUE(e.is_ok()) << e.status().message();
+    Tensor first;
+    for (int threads : {1, 2, 3, 4, 16}) {
+      auto ctx = (*e)->create_context(threads);
+      ASSERT_TRUE(ctx.is_ok()) << threads << " threads: " << ctx.status().message();
+      auto y = (*ctx)->run(c.input);
+      ASSERT_TRUE(y.is_ok()) << y.status().message();
+      if (threads == 1) {
+        first = *y;
+        continue;
+      }
+      // Another thread split may sum in another order: equal up to rounding.
+      auto cmp = testing::compare_logits(*y, first, precision == "bf16" ? 2e-2 : 1e-4);
+      EXPECT_TRUE(cmp.ok()) << threads << " threads: max diff " << cmp.max_abs_diff;
+    }
+  }
 }
 
 }  // namespace

@@ -86,7 +86,8 @@ std::vector<float> output_scales(float in_step, const std::vector<float>& ws, fl
   return o;
 }
 
-PrimSpec make_prim(const Graph& g, const Node& n) {
+// `weights`: the packed weight layout to use; null lets oneDNN choose (tag::any).
+PrimSpec make_prim(const Graph& g, const Node& n, const dnnl::memory::desc* weights = nullptr) {
   auto& eng = cpu_engine();
   const auto& in = g.values[n.inputs[0]].shape;
   const auto& out = g.values[n.output].shape;
@@ -104,7 +105,8 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
       const auto& a = n.as<ir::GcnConvAttrs>();
       const int64_t M = in[0], VT = in[1] * in[2], cin = in[3], cout = out[4];
       dnnl::memory::desc src({VT, cin}, act_in, tag::ab);
-      dnnl::memory::desc wei({cin, cout}, int8 ? dt::s8 : act_in, tag::any);
+      dnnl::memory::desc wei =
+          weights ? *weights : dnnl::memory::desc({cin, cout}, int8 ? dt::s8 : act_in, tag::any);
       dnnl::memory::desc bias({1, cout}, dt::f32, tag::ab);
       dnnl::memory::desc dst({VT, cout}, act_out, tag::ab);
       dnnl::primitive_attr attr = user_scratchpad();
@@ -169,7 +171,9 @@ PrimSpec make_prim(const Graph& g, const Node& n) {
       }
       const int right = static_cast<int>((T2 - 1) * stride + kernel - T - pad);
       dnnl::memory::desc src({M, cin, V, T}, act_in, tag::nhwc);
-      dnnl::memory::desc wei({cout, cin, 1, kernel}, int8 ? dt::s8 : act_in, tag::any);
+      dnnl::memory::desc wei =
+          weights ? *weights
+                  : dnnl::memory::desc({cout, cin, 1, kernel}, int8 ? dt::s8 : act_in, tag::any);
       dnnl::memory::desc bias({cout}, dt::f32, tag::a);
       dnnl::memory::desc dst({M, cout, V, T2}, act_out, tag::nhwc);
       dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
@@ -216,10 +220,62 @@ ConstId packed_weight(const Node& n) {
   }
 }
 
+// The ISA of an implementation, as a name of isa_bits()'s table: oneDNN's implementation
+// names carry more detail ("brg:avx512_core_amx_int8", "jit:avx512_core_bf16_amx_bf16",
+// "brgconv:avx512_core_vnni"); any AMX kernel needs the AMX ISA (and packs for it).
+// A layout record from an engine file is untrusted: before oneDNN sees it, it must describe
+// the same tensor as `want` (rank, dims, type) in a dense blocked layout with bounded blocks,
+// no offsets and only the compensation extras int8 weights carry.
+bool plausible_layout(const dnnl_memory_desc_t& raw, const dnnl_memory_desc_t& want) {
+  if (raw.ndims != want.ndims || raw.ndims < 1 || raw.ndims > DNNL_MAX_NDIMS ||
+      raw.data_type != want.data_type || raw.format_kind != dnnl_blocked || raw.offset0 != 0)
+    return false;
+  for (int i = 0; i < raw.ndims; ++i)
+    if (raw.dims[i] != want.dims[i] || raw.padded_offsets[i] != 0 ||
+        raw.padded_dims[i] < raw.dims[i] || raw.padded_dims[i] > raw.dims[i] + 64 ||
+        raw.format_desc.blocking.strides[i] < 0)
+      return false;
+  const dnnl_blocking_desc_t& b = raw.format_desc.blocking;
+  if (b.inner_nblks < 0 || b.inner_nblks > DNNL_MAX_NDIMS) return false;
+  for (int i = 0; i < b.inner_nblks; ++i)
+    if (b.inner_blks[i] < 1 || b.inner_blks[i] > 64 || b.inner_idxs[i] < 0 ||
+        b.inner_idxs[i] >= raw.ndims)
+      return false;
+  const uint64_t known = dnnl_memory_extra_flag_compensation_conv_s8s8 |
+                         dnnl_memory_extra_flag_scale_adjust |
+                         dnnl_memory_extra_flag_compensation_conv_asymmetric_src;
+  return (raw.extra.flags & ~known) == 0 && raw.extra.compensation_mask >= 0 &&
+         raw.extra.compensation_mask < (1 << DNNL_MAX_NDIMS) &&
+         raw.extra.asymm_compensation_mask >= 0 &&
+         raw.extra.asymm_compensation_mask < (1 << DNNL_MAX_NDIMS) &&
+         std::isfinite(raw.extra.scale_adjust);
+}
+
+// A primitive for `n` that reads weights packed in `packed`. oneDNN picks the packed layout
+// by the threads available when the primitive is created (AMX kernels do): when its own
+// choice differs, ask for a kernel that reads the given layout. False when none does.
+bool prim_for_layout(const Graph& g, const Node& n, const dnnl::memory::desc& packed,
+                     PrimSpec* ps) {
+  *ps = make_prim(g, n);
+  if (ps->pd.weights_desc() == packed) return true;
+  try {
+    *ps = make_prim(g, n, &packed);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return ps->pd && ps->pd.weights_desc() == packed;
+}
+
 std::string impl_isa(const dnnl::primitive_desc& pd) {
-  std::string name = pd.impl_info_str();
-  auto colon = name.find(':');
-  return colon == std::string::npos ? std::string() : name.substr(colon + 1);
+  const std::string name = pd.impl_info_str();
+  const auto colon = name.find(':');
+  if (colon == std::string::npos) return std::string();
+  const std::string isa = name.substr(colon + 1);
+  if (isa.find("amx") != std::string::npos) return "avx512_core_amx";
+  for (const char* known :
+       {"avx512_core_bf16", "avx512_core_vnni", "avx512_core", "avx2_vnni", "avx2", "avx", "sse41"})
+    if (isa.rfind(known, 0) == 0) return known;
+  return std::string();
 }
 
 std::vector<uint8_t> md_bytes(const dnnl::memory::desc& md) {
@@ -432,6 +488,18 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
           return Status(ErrorCode::kInternal,
                         fmt::format("node '{}' writes outside the arena", n.name));
         PrimSpec ps = make_prim(g, n);
+        ConstId wid = packed_weight(n);
+        // Packed weights: a kernel that reads the layout they were packed in, whatever the
+        // thread count now (the build's may have differed).
+        if (wid != kNoConst && g.constants[wid].is_packed() &&
+            g.constants[wid].layout.size() == sizeof(dnnl_memory_desc_t)) {
+          dnnl_memory_desc_t raw;
+          std::memcpy(&raw, g.constants[wid].layout.data(), sizeof raw);
+          PrimSpec packed_ps;
+          if (plausible_layout(raw, ps.pd.weights_desc().data) &&
+              prim_for_layout(g, n, dnnl::memory::desc(raw), &packed_ps))
+            ps = packed_ps;
+        }
         const bool int8 = ir::is_int8(g.values[n.output].dtype);
         const float in_step = g.values[n.inputs[0]].scale;
         s.onednn = true;
@@ -439,7 +507,6 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
         s.runs = ps.runs;
         s.persons = ps.persons;
         s.scratch_bytes = ps.pd.scratchpad_desc().get_size();
-        ConstId wid = packed_weight(n);
         if (wid != kNoConst) {
           const ir::Constant& c = g.constants[wid];
           const dnnl::memory::desc want = ps.pd.weights_desc();
@@ -524,9 +591,9 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
             s.bias = s.owned_bias.data();
           }
           if (int8 && b != kNoConst) {
-            const auto& ws = wscales(g, n.op == Op::kTemporalConv
-                                            ? n.as<ir::TemporalConvAttrs>().wscale
-                                            : n.as<ir::ResidualConvAttrs>().wscale);
+            const auto& ws =
+                wscales(g, n.op == Op::kTemporalConv ? n.as<ir::TemporalConvAttrs>().wscale
+                                                     : n.as<ir::ResidualConvAttrs>().wscale);
             s.owned_bias.assign(s.bias, s.bias + cout);
             for (int64_t c = 0; c < cout; ++c) s.owned_bias[c] /= in_step * ws[c];
             s.bias = s.owned_bias.data();
@@ -595,14 +662,16 @@ Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
     for (size_t si = 0; si < im.steps.size(); ++si) {
       const Step& s = im.steps[si];
       if (!s.onednn) continue;
-      PrimSpec ps = make_prim(g, g.nodes[s.node]);
-      if (ps.pd.weights_desc() != s.pd.weights_desc() &&
-          packed_weight(g.nodes[s.node]) != kNoConst) {
+      PrimSpec ps;
+      if (packed_weight(g.nodes[s.node]) == kNoConst) {
+        ps = make_prim(g, g.nodes[s.node]);
+      } else if (!prim_for_layout(g, g.nodes[s.node], s.pd.weights_desc(), &ps)) {
         omp_set_num_threads(saved_threads);
-        return Status(ErrorCode::kUnsupported,
-                      fmt::format("node '{}': with {} threads oneDNN wants another weight layout; "
-                                  "use the thread count the engine was built with",
-                                  g.nodes[s.node].name, per_stream));
+        return Status(
+            ErrorCode::kUnsupported,
+            fmt::format("node '{}': with {} threads oneDNN has no kernel for the weight layout "
+                        "the engine was packed in; use the thread count it was built with",
+                        g.nodes[s.node].name, per_stream));
       }
       st.pds[si] = ps.pd;
       st.prims[si] = dnnl::primitive(ps.pd);
