@@ -22,10 +22,13 @@ Result<Tensor> read_labels_npy(const std::string& path);
 // directory is renamed over `path`, so a failure never leaves a partial file.
 Status write_npy(const std::string& path, const Tensor& t);
 
-// Reads a whole file; kNotFound / kIo with the path in the message.
+// Reads a whole regular file (at most 16 GiB; devices, FIFOs and directories are refused);
+// kNotFound / kIo / kInvalidArgument with the path in the message.
 Result<std::string> read_file(const std::string& path);
 
-// Writes `bytes` to `path` atomically (temporary file + rename).
+// Writes `bytes` to `path`: atomically (temporary file + rename) over a regular file or a
+// new path; through to a device, FIFO or socket (never replaced); a symlink's target is
+// written and the link kept. On failure no partial file is left (src/io/files.h).
 Status write_file_atomic(const std::string& path, std::string_view bytes);
 
 }  // namespace stgcn

@@ -53,6 +53,10 @@ struct SourceOptions {
   // the first person (on a pipe it waits for one).
   std::string source_layout;
   double fps = 30;  // timestamps for formats that carry none (frame index / fps)
+  // The longest line a line-based format (JSONL, CSV, NTU .skeleton) may have: a longer
+  // JSONL record is skipped as malformed (it is never held in memory), a longer CSV or
+  // .skeleton line ends the source with an error.
+  size_t max_line_bytes = size_t{1} << 20;
   // Pixel coordinates: x is divided by width and y by height when > 0 (every
   // format; use it for OpenPose / pixel-space JSONL). The model wants what it
   // was trained on: normalised [0, 1] image coordinates for the bundled models.
@@ -76,7 +80,7 @@ class FrameSource {
   // error Status only for I/O failures.
   virtual Result<bool> next(Frame& frame) = 0;
   virtual const std::string& stream() const = 0;
-  virtual int joints() const = 0;        // V of the frames produced (after mapping)
+  virtual int joints() const = 0;          // V of the frames produced (after mapping)
   virtual std::string layout() const = 0;  // layout name of the frames produced
   int64_t errors() const { return errors_; }
 

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -21,6 +22,10 @@ enum class ErrorCode {
 };
 
 const char* error_code_name(ErrorCode code);
+
+// `text` with every control character (C0, DEL; so ESC sequences and newlines) written as
+// \n, \r, \t or \xNN: safe to print in a one-line message that quotes input (log injection).
+std::string escape_control(std::string_view text);
 
 class [[nodiscard]] Status {
  public:

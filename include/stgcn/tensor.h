@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "stgcn/status.h"
 
 namespace stgcn {
 
@@ -48,6 +51,13 @@ struct Tensor {
 
 // "[64, 3, 1, 1]"
 std::string shape_string(const std::vector<int64_t>& shape);
+
+// Non-finite inputs (NaN, +-inf) are refused, never computed: an engine's kernels would turn
+// them into finite, confident logits (docs/safety.md). `data` holds samples of
+// (C, T, V, M) floats each; the error names `source` and the first bad sample (counted
+// from `first_sample`), channel, frame, joint and person.
+Status check_finite_input(std::span<const float> data, int64_t C, int64_t T, int64_t V, int64_t M,
+                          const std::string& source, int64_t first_sample = 0);
 
 // Ordered name -> tensor map, in file order.
 using StateDict = std::vector<std::pair<std::string, Tensor>>;

@@ -77,7 +77,7 @@ Status check_samples(const Tensor& t, const ir::Graph& g, const char* what) {
                   fmt::format("{} data has shape {}, the engine takes (N, {}, {}, {}, {}) (build "
                               "--T/--M to match, or crop/pad the data)",
                               what, shape_string(t.shape), in[0], in[1], in[2], in[3]));
-  return Status::ok();
+  return check_finite_input(t.data, in[0], in[1], in[2], in[3], what);
 }
 
 // INT8: calibrate (or read the table), optionally search the FP32 fallback,
@@ -201,6 +201,7 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   std::string kernel_isa;
   STGCN_RETURN_IF_ERROR(cpu::pack_weights(g, &kernel_isa, precision == "fp16"));
   const passes::MemoryPlan plan = passes::plan_memory(g, options.max_batch);
+  STGCN_RETURN_IF_ERROR(cpu::check_arena_fits(plan.arena_bytes));
 
   engine::EngineFileContents contents;
   json graph = engine::graph_to_json(g);
@@ -463,6 +464,8 @@ Status Context::run(std::span<const float> input, int batch, std::span<float> lo
                     "V={}, M={}) and {} x {}",
                     input.size(), logits.size(), batch, info.spec.C(), info.T, info.spec.V(),
                     info.M, batch, per_out));
+  STGCN_RETURN_IF_ERROR(
+      check_finite_input(input, info.spec.C(), info.T, info.spec.V(), info.M, "input"));
   return impl_->runner->run(input.data(), batch, logits.data());
 }
 
@@ -477,6 +480,10 @@ Result<Tensor> Context::run(const Tensor& input) {
                     "are fixed when the engine is built: stgcn build --T --M)",
                     fmt::join(s, ", "), info.spec.C(), info.T, info.spec.V(), info.M));
   const int64_t N = s[0];
+  if (N < 1)
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("input has shape ({}): N must be at least 1", fmt::join(s, ", ")));
+  STGCN_RETURN_IF_ERROR(check_finite_input(input.data, s[1], s[2], s[3], s[4], "input"));
   const int64_t per_in = input.numel() / std::max<int64_t>(1, N);
   const int64_t classes = info.spec.num_class();
   Tensor out;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -596,6 +597,32 @@ Result<std::unique_ptr<MappedEngineFile>> MappedEngineFile::open(const std::stri
   if (size > SIZE_MAX / 2) {
     ::close(fd);
     return io_error(prefix + "the file is too large to map (" + num(size) + " bytes)");
+  }
+  // By default the file is read into private memory: an engine file changed in place while
+  // in use (a rebuild over it, a truncation) cannot change the logits or raise SIGBUS.
+  // STGCN_ENGINE_MMAP=1 maps it instead (shared page cache; the file must then not change).
+  const char* want_map = std::getenv("STGCN_ENGINE_MMAP");
+  if (size > 0 && !(want_map != nullptr && std::string_view(want_map) == "1")) {
+    std::vector<uint8_t> bytes;
+    try {
+      bytes.resize(static_cast<size_t>(size));
+    } catch (const std::bad_alloc&) {
+      ::close(fd);
+      return io_error(prefix + "out of memory for " + num(size) + " bytes");
+    }
+    size_t got = 0;
+    while (got < bytes.size()) {
+      const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        const int err = n < 0 ? errno : 0;
+        ::close(fd);
+        return io_error(prefix + (err ? std::strerror(err) : "the file shrank while read"));
+      }
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    return from_bytes(std::move(bytes), path);
   }
   if (size > 0) {
     void* m = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);

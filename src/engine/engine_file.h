@@ -98,8 +98,10 @@ Status write_engine_file(const std::string& path, const EngineFileContents& cont
 // PROT_READ), or owning a 64-byte aligned copy of a byte buffer (from_bytes, for tests and
 // fuzzing). Opening checks magic, format version, header fields, file size, the SHA-256
 // checksum, section placement, every tensor-table entry and the padding. Tensor data spans point
-// into the mapping and stay valid for the lifetime of the MappedEngineFile. (As with any mapping,
-// truncating the file on disk while it is open makes later reads of the lost pages fault.)
+// into the file's bytes and stay valid for the lifetime of the MappedEngineFile. open() reads
+// the file into private memory, so changing it on disk later has no effect; with
+// STGCN_ENGINE_MMAP=1 it is mapped instead, and truncating it while open makes later reads of
+// the lost pages fault (docs/safety.md).
 class MappedEngineFile {
  public:
   static Result<std::unique_ptr<MappedEngineFile>> open(const std::string& path);

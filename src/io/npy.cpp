@@ -8,10 +8,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/files.h"
+
 namespace stgcn {
 namespace {
 
 constexpr int64_t kMaxElements = int64_t{1} << 31;
+constexpr uint64_t kHeaderProbeBytes = 65536 + 12;  // magic, version, length, header
 
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();
@@ -49,8 +52,11 @@ bool dict_value(std::string_view header, std::string_view key, std::string* out)
 }  // namespace
 
 namespace {
-Result<Tensor> parse_npy(std::span<const uint8_t> bytes, std::string_view name_view,
-                         bool integers) {
+// The bytes read so far; header only when `file_size` (the whole file's) is larger than them:
+// then the header and the declared size are checked and an empty tensor is returned.
+Result<Tensor> parse_npy(std::span<const uint8_t> bytes, std::string_view name_view, bool integers,
+                         uint64_t file_size = 0) {
+  const bool header_only = file_size > bytes.size();
   const std::string name(name_view);
   auto fail = [&](const std::string& why) {
     return invalid_argument("cannot read '" + name + "': " + why);
@@ -118,7 +124,7 @@ Result<Tensor> parse_npy(std::span<const uint8_t> bytes, std::string_view name_v
   }
   if (count > kMaxElements) return fail("shape " + shape_text + " is too large");
   const size_t need = static_cast<size_t>(count) * dtype_size(dtype);
-  const size_t have = bytes.size() - offset;
+  const size_t have = (header_only ? file_size : bytes.size()) - offset;
   if (have < need)
     return fail("truncated data: shape " + shape_string(shape) + " needs " + std::to_string(need) +
                 " bytes, file has " + std::to_string(have));
@@ -126,6 +132,7 @@ Result<Tensor> parse_npy(std::span<const uint8_t> bytes, std::string_view name_v
     return fail("has " + std::to_string(have - need) + " bytes beyond shape " +
                 shape_string(shape));
 
+  if (header_only) return Tensor();
   Tensor t(shape);
   t.source_dtype = dtype;
   const uint8_t* src = bytes.data() + offset;
@@ -155,18 +162,6 @@ Result<Tensor> parse_npy(std::span<const uint8_t> bytes, std::string_view name_v
 
 }  // namespace
 
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return not_found("'" + path + "' not found");
-    return io_error("cannot open '" + path + "': " + std::strerror(errno));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return io_error("cannot read '" + path + "'");
-  return ss.str();
-}
-
 Result<Tensor> read_npy_bytes(std::span<const uint8_t> bytes, std::string_view name) {
   return parse_npy(bytes, name, false);
 }
@@ -179,27 +174,19 @@ Result<Tensor> read_labels_npy(const std::string& path) {
 }
 
 Result<Tensor> read_npy(const std::string& path) {
-  STGCN_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+  // The header first: a file whose data does not match its declared shape is refused
+  // before the data is read (and before anything of its declared size is allocated).
+  STGCN_ASSIGN_OR_RETURN(uint64_t size, regular_file_size(path));
+  if (size > kHeaderProbeBytes) {
+    STGCN_ASSIGN_OR_RETURN(std::string head, read_file_prefix(path, kHeaderProbeBytes));
+    STGCN_RETURN_IF_ERROR(parse_npy(std::span<const uint8_t>(
+                                        reinterpret_cast<const uint8_t*>(head.data()), head.size()),
+                                    path, false, size)
+                              .status());
+  }
+  STGCN_ASSIGN_OR_RETURN(std::string bytes, read_file_prefix(path, size));
   return read_npy_bytes(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), path);
-}
-
-Status write_file_atomic(const std::string& path, std::string_view bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return io_error("cannot write '" + path + "': " + std::strerror(errno));
-  const bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const bool closed = std::fclose(f) == 0;
-  if (!wrote || !closed) {
-    std::remove(tmp.c_str());
-    return io_error("cannot write '" + path + "': write failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string err = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return io_error("cannot write '" + path + "': " + err);
-  }
-  return Status::ok();
 }
 
 Status write_npy(const std::string& path, const Tensor& t) {

@@ -171,7 +171,7 @@ Status check_model_input(const ModelSpec& spec, const Tensor& input, const std::
     if (s[i] < 1)
       return invalid_argument("input '" + source + "' has shape " + shape_string(s) +
                               "; N, T and M must be at least 1");
-  return Status::ok();
+  return check_finite_input(input.data, s[1], s[2], s[3], s[4], source);
 }
 
 Tensor motion_input(const Tensor& x, MotionMode mode) {

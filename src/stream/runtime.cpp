@@ -29,8 +29,8 @@ Status StreamRuntime::Impl::init() {
   std::string ch = opt.channels;
   if (ch.empty()) ch = C == 2 ? "xy" : C == 4 ? "xyzc" : "xyc";
   if (static_cast<int>(ch.size()) != C)
-    return invalid_argument(fmt::format("channels '{}' has {} letters; the model has C={}", ch,
-                                        ch.size(), C));
+    return invalid_argument(
+        fmt::format("channels '{}' has {} letters; the model has C={}", ch, ch.size(), C));
   for (char c : ch) {
     const std::string letters = "xyzc";
     auto pos = letters.find(c);
@@ -48,8 +48,8 @@ Status StreamRuntime::Impl::init() {
     return invalid_argument("queue capacities must be >= 1");
   if (opt.max_delay_ms < 0) return invalid_argument("max_delay_ms must be >= 0");
   if (!opt.labels.empty() && static_cast<int>(opt.labels.size()) != num_class)
-    return invalid_argument(fmt::format("{} labels for a model of {} classes", opt.labels.size(),
-                                        num_class));
+    return invalid_argument(
+        fmt::format("{} labels for a model of {} classes", opt.labels.size(), num_class));
   latencies.assign(8192, -1.0);
   return Status::ok();
 }
@@ -81,7 +81,7 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create(std::shared_ptr<con
   m.max_batch = m.opt.max_batch > 0 ? std::min(m.opt.max_batch, info.max_batch) : info.max_batch;
   STGCN_RETURN_IF_ERROR(m.init());
   m.queues.push_back(std::make_unique<WorkQueue>());
-  m.start_workers();
+  STGCN_RETURN_IF_ERROR(m.start_workers());
   return rt;
 }
 
@@ -118,7 +118,7 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(const Mod
   STGCN_RETURN_IF_ERROR(m.init());
   for (int s = m.opt.max_tracks - 1; s >= 0; --s) m.free_slots.push_back(s);
   for (int w = 0; w < m.opt.workers; ++w) m.queues.push_back(std::make_unique<WorkQueue>());
-  m.start_workers();
+  STGCN_RETURN_IF_ERROR(m.start_workers());
   return rt;
 }
 
@@ -238,9 +238,8 @@ void StreamRuntime::Impl::assign_persons(StreamState& st, int64_t frame) {
 }
 
 // Window (C, T, V, M) ending at `end_frame` from the tracks' histories.
-void StreamRuntime::Impl::window_sample(const std::vector<const Track*>& persons,
-                                        int64_t end_frame, int64_t stream_frames,
-                                        std::vector<float>& out) const {
+void StreamRuntime::Impl::window_sample(const std::vector<const Track*>& persons, int64_t end_frame,
+                                        int64_t stream_frames, std::vector<float>& out) const {
   out.assign(static_cast<size_t>(C) * T * V * M, 0.0f);
   const size_t cv = static_cast<size_t>(C) * V;
   for (int m = 0; m < M && m < static_cast<int>(persons.size()); ++m) {
@@ -270,20 +269,21 @@ Status StreamRuntime::Impl::push(const Frame& f) {
   for (size_t i = 0; i < f.persons.size(); ++i) {
     const PersonObs& p = f.persons[i];
     if (p.xyz.size() != static_cast<size_t>(V) * 3)
-      return reject(fmt::format("person {} (track {}) has {} keypoint values, expected {} ({} "
-                                "joints x 3)",
-                                i, p.track, p.xyz.size(), V * 3, V));
+      return reject(
+          fmt::format("person {} (track {}) has {} keypoint values, expected {} ({} "
+                      "joints x 3)",
+                      i, p.track, p.xyz.size(), V * 3, V));
     if (!p.confidence.empty() && p.confidence.size() != static_cast<size_t>(V))
-      return reject(fmt::format("person {} (track {}) has {} confidences, expected {}", i,
-                                p.track, p.confidence.size(), V));
+      return reject(fmt::format("person {} (track {}) has {} confidences, expected {}", i, p.track,
+                                p.confidence.size(), V));
     for (size_t k = 0; k < p.xyz.size(); ++k)
       if (!std::isfinite(p.xyz[k]))
-        return reject(fmt::format("person {} (track {}) joint {} is not finite", i, p.track,
-                                  k / 3));
+        return reject(
+            fmt::format("person {} (track {}) joint {} is not finite", i, p.track, k / 3));
     for (size_t k = 0; k < p.confidence.size(); ++k)
       if (!std::isfinite(p.confidence[k]))
-        return reject(fmt::format("person {} (track {}) confidence {} is not finite", i, p.track,
-                                  k));
+        return reject(
+            fmt::format("person {} (track {}) confidence {} is not finite", i, p.track, k));
     for (size_t j = 0; j < i; ++j)
       if (f.persons[j].track == p.track)
         return reject(fmt::format("track {} appears twice", p.track));
@@ -308,9 +308,10 @@ Status StreamRuntime::Impl::push(const Frame& f) {
     std::lock_guard<std::mutex> lock(st.mu);
     if (st.ended) return reject("the stream has ended");
     if (st.frames > 0 && !(f.timestamp > st.last_ts))
-      return reject(fmt::format("timestamp is not after the stream's last frame ({:.3f} s): "
-                                "out-of-order or duplicate",
-                                st.last_ts));
+      return reject(
+          fmt::format("timestamp is not after the stream's last frame ({:.3f} s): "
+                      "out-of-order or duplicate",
+                      st.last_ts));
     const int64_t frame = st.frames;
     const Clock::time_point now = Clock::now();
     // Tracks not seen for track_timeout are forgotten.

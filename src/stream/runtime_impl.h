@@ -36,10 +36,10 @@ struct Job {
   bool final = false;
   // kSample: one window (C, T, V, M); kStep: C*V floats per stepping slot.
   std::vector<float> data;
-  std::vector<int> step_slots;    // kStep: slots advanced by this frame
-  std::vector<EventSpec> events;  // what to classify after the work
-  std::vector<int> flush_slots;   // kFinal: flushed before the events
-  std::vector<int> release_slots; // kFinal: returned to the pool after
+  std::vector<int> step_slots;     // kStep: slots advanced by this frame
+  std::vector<EventSpec> events;   // what to classify after the work
+  std::vector<int> flush_slots;    // kFinal: flushed before the events
+  std::vector<int> release_slots;  // kFinal: returned to the pool after
   bool droppable() const { return kind != kFinal; }
 
   static Job make(Kind kind, const std::string& stream, int64_t frame, double timestamp,
@@ -72,8 +72,8 @@ struct Track {
   float center[3] = {0, 0, 0};
   float scale = 1;
   bool has_center = false, has_scale = false;
-  int slot = -1;       // continual pool slot (-1: none)
-  int person = -1;     // kStream: index in the stream's M slots (-1: not in the sample)
+  int slot = -1;    // continual pool slot (-1: none)
+  int person = -1;  // kStream: index in the stream's M slots (-1: not in the sample)
   int64_t last_event = -1;
 };
 
@@ -112,6 +112,9 @@ struct StreamRuntime::Impl {
   // Work.
   std::vector<std::unique_ptr<WorkQueue>> queues;  // 1 (window) or one per worker (continual)
   std::vector<std::thread> workers;
+  // Window mode: one engine context per worker, created before any worker starts (a context
+  // that cannot be had fails create(), instead of leaving the queue without a consumer).
+  std::vector<std::unique_ptr<Context>> contexts;
   std::atomic<bool> stopping{false};
   std::mutex drain_mu;
   std::condition_variable drain_cv;
@@ -141,7 +144,7 @@ struct StreamRuntime::Impl {
   void release_slots(const std::vector<int>& slots);
 
   // runtime_workers.cpp
-  void start_workers();
+  Status start_workers();
   void stop_workers();
   void enqueue(int queue, Job job);
   void worker_loop(int index);

@@ -13,12 +13,21 @@
 
 namespace stgcn {
 
-void StreamRuntime::Impl::start_workers() {
+Status StreamRuntime::Impl::start_workers() {
   int threads = opt.threads;
   if (threads <= 0)
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / opt.workers);
   opt.threads = threads;
+  if (mode == StreamMode::kWindow)
+    for (int w = 0; w < opt.workers; ++w) {
+      auto c = engine->create_context(opt.threads);
+      if (!c.is_ok())
+        return c.status().with_context(fmt::format(
+            "stream worker {} of {} ({} threads each): ", w + 1, opt.workers, opt.threads));
+      contexts.push_back(std::move(c).value());
+    }
   for (int w = 0; w < opt.workers; ++w) workers.emplace_back([this, w] { worker_loop(w); });
+  return Status::ok();
 }
 
 void StreamRuntime::Impl::stop_workers() {
@@ -50,12 +59,12 @@ void StreamRuntime::Impl::enqueue(int queue, Job job) {
   {
     std::unique_lock<std::mutex> lock(q.mu);
     if (opt.block_when_full)
-      q.space.wait(lock, [&] {
-        return stopping || static_cast<int>(q.jobs.size()) < opt.queue_capacity;
-      });
+      q.space.wait(
+          lock, [&] { return stopping || static_cast<int>(q.jobs.size()) < opt.queue_capacity; });
     // Overload: the oldest droppable work goes (final / release work is kept).
     while (static_cast<int>(q.jobs.size()) >= opt.queue_capacity) {
-      auto it = std::find_if(q.jobs.begin(), q.jobs.end(), [](const Job& j) { return j.droppable(); });
+      auto it =
+          std::find_if(q.jobs.begin(), q.jobs.end(), [](const Job& j) { return j.droppable(); });
       if (it == q.jobs.end()) break;
       q.jobs.erase(it);
       ++dropped_now;
@@ -70,18 +79,8 @@ void StreamRuntime::Impl::enqueue(int queue, Job job) {
 void StreamRuntime::Impl::worker_loop(int index) {
   omp_set_num_threads(opt.threads);
   WorkQueue& q = *queues[mode == StreamMode::kWindow ? 0 : index];
-  std::unique_ptr<Context> ctx;
+  Context* ctx = mode == StreamMode::kWindow ? contexts[index].get() : nullptr;
   std::vector<float> in, out;
-  if (mode == StreamMode::kWindow) {
-    auto c = engine->create_context(opt.threads);
-    if (!c.is_ok()) {
-      // The engine was checked at load; a context failing here is out of memory.
-      std::fprintf(stderr, "stgcn: error: stream worker %d: %s\n", index,
-                   c.status().message().c_str());
-      return;
-    }
-    ctx = std::move(c).value();
-  }
   const auto max_delay = std::chrono::microseconds(static_cast<int64_t>(opt.max_delay_ms * 1000));
   while (true) {
     std::vector<Job> batch;
@@ -164,10 +163,11 @@ void StreamRuntime::Impl::run_window(std::vector<Job>& batch, Context& ctx, std:
   const int n = static_cast<int>(batch.size());
   in.resize(sample * n);
   out.resize(static_cast<size_t>(num_class) * n);
-  for (int i = 0; i < n; ++i) std::copy(batch[i].data.begin(), batch[i].data.end(), in.begin() + i * sample);
+  for (int i = 0; i < n; ++i)
+    std::copy(batch[i].data.begin(), batch[i].data.end(), in.begin() + i * sample);
   Status st = ctx.run(in, n, out);
   if (!st.is_ok()) {
-    std::fprintf(stderr, "stgcn: error: stream batch: %s\n", st.message().c_str());
+    std::fprintf(stderr, "stgcn: error: stream batch: %s\n", escape_control(st.message()).c_str());
     return;
   }
   batches++;
@@ -212,8 +212,8 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
 // The events of a continual job from its slots' pooled features (`given`:
 // precomputed ones, e.g. from flushed copies); a slot whose pipeline has
 // produced no output yet makes no event.
-void StreamRuntime::Impl::classify_continual(const Job& job,
-                                             const std::map<int, const std::vector<float>*>* given) {
+void StreamRuntime::Impl::classify_continual(
+    const Job& job, const std::map<int, const std::vector<float>*>* given) {
   std::vector<float> logits(num_class);
   std::vector<std::vector<float>> feats(M);
   for (const EventSpec& e : job.events) {
@@ -266,8 +266,7 @@ void StreamRuntime::Impl::deliver(const Job& job, const EventSpec& spec, const f
   ev.label = probs.front().first;
   ev.score = probs.front().second;
   ev.top = std::move(probs);
-  ev.latency_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - job.pushed).count();
+  ev.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - job.pushed).count();
   n_events++;
   {
     std::lock_guard<std::mutex> lock(events_mu);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <utility>
 
+#include "io/files.h"
 #include "stgcn/graph.h"
 #include "stream/sources_internal.h"
 
@@ -77,8 +78,8 @@ const Mapping kBody25ToOpenpose = {{0},  {1},  {2},  {3},  {4},  {5},  {6},  {7}
                                    {10}, {11}, {12}, {13}, {14}, {15}, {16}, {17}, {18}};
 const Mapping kBody25ToCoco = {{0}, {16}, {15}, {18}, {17}, {5},  {2},  {6}, {3},
                                {7}, {4},  {12}, {9},  {13}, {10}, {14}, {11}};
-const Mapping kOpenposeToCoco = {{0}, {15}, {14}, {17}, {16}, {5},  {2},  {6}, {3},
-                                 {7}, {4},  {11}, {8},  {12}, {9},  {13}, {10}};
+const Mapping kOpenposeToCoco = {{0}, {15}, {14}, {17}, {16}, {5}, {2},  {6}, {3},
+                                 {7}, {4},  {11}, {8},  {12}, {9}, {13}, {10}};
 const Mapping kCocoToOpenpose = {{0},  {5, 6}, {6},  {8},  {10}, {5}, {7}, {9}, {12},
                                  {14}, {16},   {11}, {13}, {15}, {2}, {1}, {4}, {3}};
 // As python/skeleton_data/skeleton.py MAPPINGS (what the bundled models were trained with).
@@ -86,14 +87,31 @@ const Mapping kMediapipeToOpenpose = {{0},  {11, 12}, {12}, {14}, {16}, {11}, {1
                                       {26}, {28},     {23}, {25}, {27}, {5},  {2},  {8},  {7}};
 const Mapping kMediapipeToCoco = {{0},  {2},  {5},  {7},  {8},  {11}, {12}, {13}, {14},
                                   {15}, {16}, {23}, {24}, {25}, {26}, {27}, {28}};
-const Mapping kMediapipeToNtu = {
-    {23, 24}, {11, 12, 23, 24}, {11, 12, 11, 12, 7, 8}, {7, 8},  // spine base, mid, neck, head
-    {11},     {13},             {15},                   {17, 19},  // left arm, hand
-    {12},     {14},             {16},                   {18, 20},  // right arm, hand
-    {23},     {25},             {27},                   {31},      // left leg, foot
-    {24},     {26},             {28},                   {32},      // right leg, foot
-    {11, 12},                                                      // spine shoulder
-    {19},     {21},             {20},                   {22}};     // hand tips, thumbs
+const Mapping kMediapipeToNtu = {{23, 24},
+                                 {11, 12, 23, 24},
+                                 {11, 12, 11, 12, 7, 8},
+                                 {7, 8},  // spine base, mid, neck, head
+                                 {11},
+                                 {13},
+                                 {15},
+                                 {17, 19},  // left arm, hand
+                                 {12},
+                                 {14},
+                                 {16},
+                                 {18, 20},  // right arm, hand
+                                 {23},
+                                 {25},
+                                 {27},
+                                 {31},  // left leg, foot
+                                 {24},
+                                 {26},
+                                 {28},
+                                 {32},      // right leg, foot
+                                 {11, 12},  // spine shoulder
+                                 {19},
+                                 {21},
+                                 {20},
+                                 {22}};  // hand tips, thumbs
 
 bool is_mediapipe(std::string_view l) { return l == "mediapipe" || l == "blazepose"; }
 
@@ -120,15 +138,13 @@ std::string infer_layout(int V, bool has_z) {
 
 const std::vector<std::string>& mediapipe_landmark_names() {
   static const std::vector<std::string> names = {
-      "nose",           "left_eye_inner", "left_eye",        "left_eye_outer",
-      "right_eye_inner", "right_eye",     "right_eye_outer", "left_ear",
-      "right_ear",      "mouth_left",     "mouth_right",     "left_shoulder",
-      "right_shoulder", "left_elbow",     "right_elbow",     "left_wrist",
-      "right_wrist",    "left_pinky",     "right_pinky",     "left_index",
-      "right_index",    "left_thumb",     "right_thumb",     "left_hip",
-      "right_hip",      "left_knee",      "right_knee",      "left_ankle",
-      "right_ankle",    "left_heel",      "right_heel",      "left_foot_index",
-      "right_foot_index"};
+      "nose",        "left_eye_inner",  "left_eye",        "left_eye_outer", "right_eye_inner",
+      "right_eye",   "right_eye_outer", "left_ear",        "right_ear",      "mouth_left",
+      "mouth_right", "left_shoulder",   "right_shoulder",  "left_elbow",     "right_elbow",
+      "left_wrist",  "right_wrist",     "left_pinky",      "right_pinky",    "left_index",
+      "right_index", "left_thumb",      "right_thumb",     "left_hip",       "right_hip",
+      "left_knee",   "right_knee",      "left_ankle",      "right_ankle",    "left_heel",
+      "right_heel",  "left_foot_index", "right_foot_index"};
   return names;
 }
 
@@ -166,13 +182,33 @@ bool parse_int64(std::string_view s, int64_t& out) {
 
 std::string format_number(double v) { return fmt::format("{}", v); }
 
+// A whole JSON document (MediaPipe JSON, an OpenPose frame, Kinetics-skeleton JSON): a
+// regular file of at most 1 GiB (a device or FIFO has no size to check).
 Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error("cannot open '" + path + "' for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return io_error("cannot read '" + path + "'");
-  return ss.str();
+  STGCN_ASSIGN_OR_RETURN(uint64_t size, regular_file_size(path, uint64_t{1} << 30));
+  return read_file_prefix(path, size);
+}
+
+LineRead read_line(std::istream& in, std::string& out, size_t max_bytes) {
+  out.clear();
+  bool any = false, too_long = false;
+  std::streambuf* sb = in.rdbuf();
+  while (true) {
+    const int c = sb->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      if (!any) return LineRead::kEnd;
+      break;
+    }
+    any = true;
+    if (c == '\n') break;
+    if (out.size() < max_bytes)
+      out.push_back(static_cast<char>(c));
+    else
+      too_long = true;
+  }
+  if (too_long) out.clear();
+  return too_long ? LineRead::kTooLong : LineRead::kLine;
 }
 
 // ---------------------------------------------------------------------------
@@ -191,9 +227,9 @@ Status SourceBase::init() {
   if (!options_.source_layout.empty()) {
     const int V = layout_joints(options_.source_layout);
     if (source_known() && V != src_V_)
-      return invalid_argument(fmt::format(
-          "'{}': source_layout '{}' has {} joints, but this format has {} ('{}')", display_path_,
-          options_.source_layout, V, src_V_, src_layout_));
+      return invalid_argument(
+          fmt::format("'{}': source_layout '{}' has {} joints, but this format has {} ('{}')",
+                      display_path_, options_.source_layout, V, src_V_, src_layout_));
     set_source_layout(options_.source_layout, V);
   }
   // Read ahead (keeping the records) until a person tells the source layout.
@@ -238,8 +274,8 @@ bool SourceBase::validate(const RawFrame& raw) {
     const PersonObs& p = raw.persons[i];
     const size_t V = p.confidence.size();
     if (static_cast<int>(V) != src_V_) {
-      report(raw.where, fmt::format("person {} (track {}) has {} joints, expected {}", i, p.track,
-                                    V, src_V_));
+      report(raw.where,
+             fmt::format("person {} (track {}) has {} joints, expected {}", i, p.track, V, src_V_));
       return false;
     }
     for (size_t j = 0; j < V; ++j) {

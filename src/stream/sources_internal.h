@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <istream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +52,7 @@ class SourceBase : public FrameSource {
   std::string where(int64_t line) const;  // "path:line"
   const std::string& display_path() const { return display_path_; }
   const std::string& path() const { return path_; }
+  const SourceOptions& options() const { return options_; }
 
  private:
   bool validate(const RawFrame& raw);
@@ -97,6 +99,11 @@ bool parse_int64(std::string_view s, int64_t& out);  // the whole (trimmed) fiel
 std::string format_number(double v);                 // short, for messages
 // The whole file; an error Status when it cannot be read.
 Result<std::string> read_file(const std::string& path);
+
+// One line of at most `max_bytes` (without the newline) into `out`. kLine, kEnd at the end of
+// the input, or kTooLong: the line was longer (the rest of it is consumed, never stored).
+enum class LineRead { kLine, kEnd, kTooLong };
+LineRead read_line(std::istream& in, std::string& out, size_t max_bytes);
 // Top-level keys when `text` is a JSON object ({} when it is not one / cannot
 // be scanned); used by format detection.
 std::vector<std::string> json_top_level_keys(std::string_view text);

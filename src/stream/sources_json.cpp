@@ -160,7 +160,8 @@ Status split_frames(std::string_view text, const std::string& path, std::vector<
     return Status::ok();
   }
   if (s.peek() != '{')
-    return corrupt("'" + path + "' is not a MediaPipe JSON document (expected an array of frames "
+    return corrupt("'" + path +
+                   "' is not a MediaPipe JSON document (expected an array of frames "
                    "or an object)");
   const size_t object_begin = s.pos;
   bool found = false;
@@ -182,8 +183,10 @@ bool has_non_finite_token(std::string_view t) {
   for (size_t i = 0; i < t.size(); ++i) {
     const char c = t[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') in_string = true;
@@ -265,11 +268,17 @@ class JsonlSource final : public SourceBase {
   Result<bool> read_raw(RawFrame& raw) override {
     std::string text;
     while (true) {
-      if (!std::getline(*in_, text)) {
+      const LineRead got = read_line(*in_, text, options().max_line_bytes);
+      if (got == LineRead::kEnd) {
         if (in_->bad()) return io_error("cannot read '" + display_path() + "'");
         return false;
       }
       ++line_;
+      if (got == LineRead::kTooLong) {
+        report(where(line_), fmt::format("the line is longer than {} bytes (--max-line-bytes)",
+                                         options().max_line_bytes));
+        continue;
+      }
       const std::string_view sv = trim(text);
       if (sv.empty() || sv.front() == '#') continue;
       const int64_t index = records_++;
@@ -330,8 +339,7 @@ class JsonlSource final : public SourceBase {
     if (id && !get_integer(*id, p.track))
       return (err = fmt::format("person {}: the track id is not an integer", i)), false;
     const json* kp = find(pj, "kp");
-    if (!kp || !kp->is_array())
-      return (err = fmt::format("person {} has no 'kp' array", i)), false;
+    if (!kp || !kp->is_array()) return (err = fmt::format("person {} has no 'kp' array", i)), false;
     if (kp->empty()) return (err = fmt::format("person {} has no keypoints", i)), false;
     const size_t width = (*kp)[0].is_array() ? (*kp)[0].size() : 0;
     if (width < 2 || width > 4)
@@ -343,12 +351,14 @@ class JsonlSource final : public SourceBase {
     for (size_t v = 0; v < V; ++v) {
       const json& row = (*kp)[v];
       if (!row.is_array() || row.size() != width)
-        return (err = fmt::format("person {} joint {}: rows must all have {} numbers", i, v, width)),
+        return (err =
+                    fmt::format("person {} joint {}: rows must all have {} numbers", i, v, width)),
                false;
       double x[4] = {0, 0, 0, 1};
       for (size_t k = 0; k < width; ++k)
         if (!get_number(row[k], x[k]))
-          return (err = fmt::format("person {} joint {}: value {} is not a number", i, v, k)), false;
+          return (err = fmt::format("person {} joint {}: value {} is not a number", i, v, k)),
+                 false;
       // [x, y] / [x, y, c] / [x, y, z, c]
       const double z = width == 4 ? x[2] : 0.0;
       const double c = width == 3 ? x[2] : width == 4 ? x[3] : 1.0;
@@ -403,8 +413,8 @@ bool natural_less(const std::string& a, const std::string& b) {
 int64_t frame_number(const std::string& filename) {
   std::string stem = fs::path(filename).stem().string();
   const std::string suffix = "_keypoints";
-  if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(),
-                                                  suffix) == 0)
+  if (stem.size() > suffix.size() &&
+      stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0)
     stem.resize(stem.size() - suffix.size());
   size_t b = stem.size();
   while (b > 0 && std::isdigit(static_cast<unsigned char>(stem[b - 1]))) --b;
@@ -437,8 +447,8 @@ class OpenPoseSource final : public SourceBase {
     std::sort(names.begin(), names.end(), natural_less);
     for (size_t i = 0; i < names.size(); ++i) {
       const int64_t n = frame_number(names[i]);
-      files_.push_back({(fs::path(path()) / names[i]).string(),
-                        n >= 0 ? n : static_cast<int64_t>(i)});
+      files_.push_back(
+          {(fs::path(path()) / names[i]).string(), n >= 0 ? n : static_cast<int64_t>(i)});
     }
     return Status::ok();
   }
@@ -498,8 +508,7 @@ class OpenPoseSource final : public SourceBase {
         p.xyz[3 * v + 1] = static_cast<float>(x[1]);
         p.confidence[v] = static_cast<float>(x[2]);
       }
-      if (!source_known())
-        set_source_layout(V == 25 ? "body_25" : "openpose", static_cast<int>(V));
+      if (!source_known()) set_source_layout(V == 25 ? "body_25" : "openpose", static_cast<int>(V));
       raw.persons.push_back(std::move(p));
     }
     return true;
@@ -510,9 +519,9 @@ class OpenPoseSource final : public SourceBase {
 };
 
 // ---------------------------------------------------------------------------
-// MediaPipe JSON: [{"timestamp_ms": 33, "landmarks": [{"x":..,"y":..,"z":..,"visibility":..}, ...]}]
-// or {"frames": [...]}; several persons: "pose_landmarks" / "poses" / "landmarks" as a list of
-// landmark lists, optional "track_ids".
+// MediaPipe JSON: [{"timestamp_ms": 33, "landmarks": [{"x":..,"y":..,"z":..,"visibility":..},
+// ...]}] or {"frames": [...]}; several persons: "pose_landmarks" / "poses" / "landmarks" as a list
+// of landmark lists, optional "track_ids".
 
 // A landmark list: [landmark, ...] (objects or arrays of numbers), or {"landmark": [...]}
 // (protobuf MessageToDict). nullptr when `v` is not one.
@@ -554,8 +563,8 @@ bool parse_landmarks(const json& list, size_t person, PersonObs& p, std::string&
     } else if (lm.is_array() && lm.size() >= 2 && lm.size() <= 4) {
       for (size_t k = 0; k < lm.size(); ++k)
         if (!get_number(lm[k], x[k]))
-          return (err = fmt::format("person {} landmark {}: value {} is not a number", person, v,
-                                    k)),
+          return (err =
+                      fmt::format("person {} landmark {}: value {} is not a number", person, v, k)),
                  false;
     } else {
       return (err = fmt::format("person {} landmark {} is not an object or a row of 2 to 4 "

@@ -20,17 +20,22 @@ constexpr int kNtuJoints = 25;
 // Reads non-blank lines, counting every physical line.
 class LineReader {
  public:
-  Status open(const std::string& path) {
+  Status open(const std::string& path, size_t max_line_bytes) {
     in_.open(path, std::ios::binary);
     if (!in_) return io_error("cannot open '" + path + "' for reading");
     path_ = path;
+    max_line_bytes_ = max_line_bytes;
     return Status::ok();
   }
   // The next non-blank line (skipping lines starting with `comment` when not
-  // '\0'); false at the end; an error Status on a read failure.
+  // '\0'); false at the end; an error Status on a read failure or an over-long line.
   Result<bool> next(std::string& out, char comment = '\0') {
-    while (std::getline(in_, out)) {
+    LineRead got;
+    while ((got = read_line(in_, out, max_line_bytes_)) != LineRead::kEnd) {
       ++line_;
+      if (got == LineRead::kTooLong)
+        return invalid_argument(fmt::format("'{}' line {}: longer than {} bytes (--max-line-bytes)",
+                                            path_, line_, max_line_bytes_));
       const std::string_view t = trim(out);
       if (t.empty() || (comment != '\0' && t.front() == comment)) continue;
       out = std::string(t);
@@ -44,6 +49,7 @@ class LineReader {
  private:
   std::ifstream in_;
   std::string path_;
+  size_t max_line_bytes_ = size_t{1} << 20;
   int64_t line_ = 0;
 };
 
@@ -117,7 +123,8 @@ int to_int(std::string_view s) {
   return parse_int64(s, v) ? static_cast<int>(v) : -1;
 }
 
-// A landmark named by index ("5", "landmark_5", "lm5") or MediaPipe name ("left_eye"); -1 otherwise.
+// A landmark named by index ("5", "landmark_5", "lm5") or MediaPipe name ("left_eye"); -1
+// otherwise.
 int landmark_of(std::string_view s) {
   for (std::string_view prefix : {"landmark", "keypoint", "joint", "lm", "kp"}) {
     if (s.substr(0, prefix.size()) == prefix) {
@@ -155,8 +162,8 @@ bool wide_column(std::string_view n, int& joint, int& channel) {
 struct CsvColumns {
   bool long_format = false;
   int frame = -1, ts = -1, ts_ms = -1, person = -1;
-  int landmark = -1;                 // long
-  std::array<int, 4> channel{-1, -1, -1, -1};  // long: x, y, z, visibility
+  int landmark = -1;                                      // long
+  std::array<int, 4> channel{-1, -1, -1, -1};             // long: x, y, z, visibility
   std::array<std::array<int, 4>, kMediaPipeJoints> wide;  // wide: [joint][channel]
   size_t fields = 0;
   std::vector<std::string> names;  // the header
@@ -197,12 +204,14 @@ Status parse_csv_header(const std::vector<std::string>& header, const std::strin
   if (c.landmark >= 0 && c.channel[0] >= 0 && c.channel[1] >= 0) {
     c.long_format = true;
     if (c.frame < 0 && c.ts < 0 && c.ts_ms < 0)
-      return corrupt("'" + path + "': a long CSV (one row per landmark) needs a frame or "
+      return corrupt("'" + path +
+                     "': a long CSV (one row per landmark) needs a frame or "
                      "timestamp column to group its rows");
     return Status::ok();
   }
   if (!any_wide)
-    return corrupt("'" + path + "': the CSV header has neither per-landmark columns (x0, y0, z0, "
+    return corrupt("'" + path +
+                   "': the CSV header has neither per-landmark columns (x0, y0, z0, "
                    "v0, ... or nose_x, ...) nor landmark, x, y columns");
   for (int j = 0; j < kMediaPipeJoints; ++j)
     if (c.wide[j][0] < 0 || c.wide[j][1] < 0)
@@ -218,10 +227,10 @@ class MediaPipeCsvSource final : public SourceBase {
     set_source_layout("mediapipe", 33);
   }
   Status load_header() {
-    STGCN_RETURN_IF_ERROR(lines_.open(path()));
+    STGCN_RETURN_IF_ERROR(lines_.open(path(), options().max_line_bytes));
     std::string line;
     STGCN_ASSIGN_OR_RETURN(bool any, lines_.next(line, '#'));
-    if (!any) return Status::ok();  // empty file: no frames
+    if (!any) return Status::ok();                             // empty file: no frames
     if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark
     return parse_csv_header(split_csv(line), path(), cols_);
   }
@@ -398,9 +407,9 @@ class MediaPipeCsvSource final : public SourceBase {
     }
     for (size_t i = 0; i < group_.persons.size(); ++i) {
       if (group_.persons[i].count != kMediaPipeJoints) {
-        report(raw.where, fmt::format("person {} (track {}) has {} joints, expected {}", i,
-                                      group_.persons[i].track, group_.persons[i].count,
-                                      kMediaPipeJoints));
+        report(raw.where,
+               fmt::format("person {} (track {}) has {} joints, expected {}", i,
+                           group_.persons[i].track, group_.persons[i].count, kMediaPipeJoints));
         return false;
       }
     }
@@ -446,7 +455,7 @@ class NtuSource final : public SourceBase {
   NtuSource(const std::string& path, const SourceOptions& options) : SourceBase(path, options) {
     set_source_layout("ntu-rgb+d", kNtuJoints);
   }
-  Status open_input() { return lines_.open(path()); }
+  Status open_input() { return lines_.open(path(), options().max_line_bytes); }
 
  protected:
   Result<bool> read_raw(RawFrame& raw) override {
@@ -480,7 +489,9 @@ class NtuSource final : public SourceBase {
     done_ = true;
     return false;
   }
-  static std::string clip(const std::string& s) { return s.size() > 40 ? s.substr(0, 40) + "..." : s; }
+  static std::string clip(const std::string& s) {
+    return s.size() > 40 ? s.substr(0, 40) + "..." : s;
+  }
 
   // 1: a frame; 0: a malformed frame (reported, skipped); -1: cannot go on (reported).
   Result<int> read_frame(RawFrame& raw) {
@@ -499,7 +510,8 @@ class NtuSource final : public SourceBase {
     ++frame_;
     int64_t bodies = 0;
     if (!parse_int64(line, bodies) || bodies < 0 || bodies > 1000) {
-      report(raw.where, fmt::format("frame {}: expected a body count, got '{}'", frame, clip(line)));
+      report(raw.where,
+             fmt::format("frame {}: expected a body count, got '{}'", frame, clip(line)));
       return -1;
     }
     std::string error;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <new>
 #include <thread>
 
@@ -569,6 +570,38 @@ TEST(Context, AnyThreadCountRunsAnEngineBuiltWithAnother) {
       EXPECT_TRUE(cmp.ok()) << threads << " threads: max diff " << cmp.max_abs_diff;
     }
   }
+}
+
+// An engine file changed in place while loaded (a rebuild over it, a truncation) changes
+// nothing: the loaded engine holds its own copy (with a mapping it raised SIGBUS).
+TEST(EngineFile, ChangingTheFileInPlaceAfterLoadChangesNothing) {
+  STGCN_REQUIRE_FIXTURES();
+  auto e = small_engine();
+  ASSERT_TRUE(e);
+  const fs::path dir = fs::path(::testing::TempDir()) / "stgcn_engine_inplace";
+  fs::create_directories(dir);
+  const std::string path = (dir / "m.engine").string();
+  ASSERT_TRUE(e->save(path).is_ok());
+  auto loaded = Engine::load(path);
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+  Case c = load_case("openpose_uniform_2s");
+  auto ctx = (*loaded)->create_context(1);
+  ASSERT_TRUE(ctx.is_ok());
+  auto before = (*ctx)->run(c.input);
+  ASSERT_TRUE(before.is_ok());
+  {  // same inode: truncated, then rewritten with other bytes
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << std::string(1000, '\x55');
+  }
+  auto after = (*ctx)->run(c.input);
+  ASSERT_TRUE(after.is_ok());
+  EXPECT_EQ(after->data, before->data);
+  auto ctx2 = (*loaded)->create_context(1);
+  ASSERT_TRUE(ctx2.is_ok());
+  auto again = (*ctx2)->run(c.input);
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(again->data, before->data);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -107,6 +107,22 @@ double max_abs(const std::vector<float>& a, const std::vector<float>& b) {
   return d;
 }
 
+// A worker that cannot have its engine context used to exit silently, and every producer
+// then waited forever on the full queue (stgcn run --threads 64 hung): create() now makes
+// the contexts first and fails with the reason.
+TEST(StreamRuntime, AContextThatCannotBeHadFailsCreateInsteadOfHanging) {
+  auto engine = demo_engine(20, 1, 2);
+  StreamOptions o;
+  o.workers = 2;
+  o.threads = 5000;  // more than a context accepts
+  auto rt = StreamRuntime::create(engine, o);
+  ASSERT_FALSE(rt.is_ok());
+  EXPECT_NE(rt.status().message().find("stream worker 1 of 2"), std::string::npos)
+      << rt.status().message();
+  EXPECT_NE(rt.status().message().find("threads must be <= 1024"), std::string::npos)
+      << rt.status().message();
+}
+
 TEST(StreamRuntime, WindowModeEqualsTheEngineUnderConcurrentProducers) {
   const int T = 40, streams = 4, frames = 70;
   auto engine = demo_engine(T, 1, 4);
@@ -294,8 +310,10 @@ TEST(StreamRuntime, MissingJointsAreFilledWithZeroOrTheLastValue) {
         const bool present = p.confidence[v] > 0;
         for (int c = 0; c < 3; ++c) {
           float val = c == 0 ? p.xyz[v * 3] : c == 1 ? p.xyz[v * 3 + 1] : p.confidence[v];
-          if (!present) val = fill == Fill::kLast ? last[c * V + v] : 0.0f;
-          else last[c * V + v] = val;
+          if (!present)
+            val = fill == Fill::kLast ? last[c * V + v] : 0.0f;
+          else
+            last[c * V + v] = val;
           want.data[(c * T + t) * V + v] = val;
         }
       }
@@ -489,9 +507,10 @@ TEST(StreamRuntime, TwoPersonSamplesMatchTheEngineInBothModes) {
                                           : StreamRuntime::create_continual(demo_model(), T, 2, o);
     ASSERT_TRUE(rt.is_ok()) << rt.status().message();
     for (int t = 0; t < T; ++t)
-      ASSERT_TRUE((*rt)->push(Frame{"duo", t / 30.0,
-                                    {motion().person(4, 0, t), motion().person(9, 1, t)}})
-                      .is_ok());
+      ASSERT_TRUE(
+          (*rt)
+              ->push(Frame{"duo", t / 30.0, {motion().person(4, 0, t), motion().person(9, 1, t)}})
+              .is_ok());
     ASSERT_TRUE((*rt)->end_stream("duo").is_ok());
     (*rt)->drain();
     std::vector<StreamEvent> ev;

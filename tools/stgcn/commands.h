@@ -65,10 +65,16 @@ struct ModelFlags {
   stgcn::Result<stgcn::Model> load() const;
 };
 
+// Every message may quote input (paths, stream names, JSON text): control characters are
+// escaped so that a record cannot forge lines or terminal sequences on stderr.
 inline int fail(const stgcn::Status& st) {
-  std::fprintf(stderr, "stgcn: error: %s\n", st.message().c_str());
+  std::fprintf(stderr, "stgcn: error: %s\n", stgcn::escape_control(st.message()).c_str());
   return kExitFailure;
 }
+
+// Refuses (one line) an output option that names the same file as one of the parsed
+// subcommand's inputs (output_guard.cpp).
+Status check_outputs_are_not_inputs(const CLI::App& sub);
 
 // A subcommand registered on the app; `run` is called when it was parsed.
 struct Subcommand {

@@ -47,8 +47,12 @@ Result<std::shared_ptr<const Engine>> EngineFlags::get(int default_batch) const 
   o.max_batch = std::max(batch, default_batch);
   o.precision = precision;
   o.disabled_passes = disabled_passes;
-  o.warn = [](const std::string& w) { std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str()); };
-  o.progress = [](const std::string& w) { std::fprintf(stderr, "stgcn: %s\n", w.c_str()); };
+  o.warn = [](const std::string& w) {
+    std::fprintf(stderr, "stgcn: warning: %s\n", escape_control(w).c_str());
+  };
+  o.progress = [](const std::string& w) {
+    std::fprintf(stderr, "stgcn: %s\n", escape_control(w).c_str());
+  };
   const bool int8 = precision == "int8";
   if (!int8 && (!calib.empty() || !calib_table.empty() || max_drop >= 0 || !keep_fp32.empty()))
     return Status(ErrorCode::kInvalidArgument,
@@ -142,12 +146,14 @@ std::string int8_summary(const EngineInfo& i) {
     if (rec.contains("calibration_samples"))
       how += fmt::format(" on {} samples", rec["calibration_samples"].get<int>());
     if (rec.contains("max_drop"))
-      how += fmt::format("; fallback --max-drop {} ({}): drop {:.2f} points", rec["max_drop"].get<double>(),
-                         rec.value("metric", std::string()), rec.value("final_drop", 0.0));
+      how += fmt::format("; fallback --max-drop {} ({}): drop {:.2f} points",
+                         rec["max_drop"].get<double>(), rec.value("metric", std::string()),
+                         rec.value("final_drop", 0.0));
   }
-  return fmt::format("int8 ({} of {} layers int8, the rest fp32; s8 weights per channel, "
-                     "u8/s8 activations per tensor{})",
-                     q, i.layer_precisions.size(), how);
+  return fmt::format(
+      "int8 ({} of {} layers int8, the rest fp32; s8 weights per channel, "
+      "u8/s8 activations per tensor{})",
+      q, i.layer_precisions.size(), how);
 }
 
 std::string engine_summary(const Engine& e, const std::string& path) {
@@ -210,9 +216,9 @@ nlohmann::json engine_json(const Engine& e, const std::string& path) {
           {"passes_applied", i.passes_applied},
           {"passes_disabled", i.passes_disabled},
           {"layer_precisions", i.layer_precisions},
-          {"quantization", nlohmann::json::parse(i.quantization_json.empty() ? "null"
-                                                                             : i.quantization_json,
-                                                 nullptr, false)}};
+          {"quantization",
+           nlohmann::json::parse(i.quantization_json.empty() ? "null" : i.quantization_json,
+                                 nullptr, false)}};
 }
 
 int inspect_engine(const std::string& path, bool json, bool graph) {

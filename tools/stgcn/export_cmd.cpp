@@ -146,7 +146,7 @@ Result<std::string> run_job(const Job& j) {
 }
 
 int usage_error(const Status& st) {
-  std::fprintf(stderr, "stgcn: error: %s\n", st.message().c_str());
+  std::fprintf(stderr, "stgcn: error: %s\n", escape_control(st.message()).c_str());
   return kExitUsage;
 }
 

@@ -3,7 +3,10 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -167,11 +170,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
 
-  std::vector<stgcn::cli::Subcommand> more = {stgcn::cli::add_export_command(app),
-                                              stgcn::cli::add_build_command(app),
-                                              stgcn::cli::add_bench_command(app),
-                                              stgcn::cli::add_validate_command(app),
-                                              stgcn::cli::add_run_command(app)};
+  std::vector<stgcn::cli::Subcommand> more = {
+      stgcn::cli::add_export_command(app), stgcn::cli::add_build_command(app),
+      stgcn::cli::add_bench_command(app), stgcn::cli::add_validate_command(app),
+      stgcn::cli::add_run_command(app)};
 
   try {
     app.parse(argc, argv);
@@ -179,22 +181,41 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);  // prints help/version, or the usage error
     return rc == 0 ? 0 : stgcn::cli::kExitUsage;
   }
-  if (inspect->parsed()) {
-    if (stgcn::is_engine_path(inspect_flags.path))
-      return stgcn::cli::inspect_engine(inspect_flags.path, json, graph);
-    int rc = run_inspect(inspect_flags, T, M, json && !graph);
-    if (rc != 0 || !graph) return rc;
-    stgcn::cli::EngineFlags ef;
-    ef.model = inspect_flags;
-    ef.T = T;
-    ef.M = M;
-    auto engine = ef.get(1);
-    if (!engine.is_ok()) return fail(engine.status());
-    fmt::print("graph (T={}, M={}):\n{}", T, M, (*engine)->graph_text());
-    return 0;
+  for (CLI::App* sub : app.get_subcommands()) {
+    stgcn::Status st = stgcn::cli::check_outputs_are_not_inputs(*sub);
+    if (!st.is_ok()) return fail(st);
   }
-  if (infer->parsed()) return run_infer(infer_flags, input, output, reference, threads);
-  for (auto& sub : more)
-    if (sub.app->parsed()) return sub.run();
-  return stgcn::cli::kExitUsage;
+  auto dispatch = [&]() -> int {
+    if (inspect->parsed()) {
+      if (stgcn::is_engine_path(inspect_flags.path))
+        return stgcn::cli::inspect_engine(inspect_flags.path, json, graph);
+      int rc = run_inspect(inspect_flags, T, M, json && !graph);
+      if (rc != 0 || !graph) return rc;
+      stgcn::cli::EngineFlags ef;
+      ef.model = inspect_flags;
+      ef.T = T;
+      ef.M = M;
+      auto engine = ef.get(1);
+      if (!engine.is_ok()) return fail(engine.status());
+      fmt::print("graph (T={}, M={}):\n{}", T, M, (*engine)->graph_text());
+      return 0;
+    }
+    if (infer->parsed()) return run_infer(infer_flags, input, output, reference, threads);
+    for (auto& sub : more)
+      if (sub.app->parsed()) return sub.run();
+    return stgcn::cli::kExitUsage;
+  };
+  int rc = stgcn::cli::kExitFailure;
+  try {
+    rc = dispatch();
+  } catch (const std::bad_alloc&) {  // the last line of defence; sizes are checked first
+    std::fprintf(stderr, "stgcn: error: out of memory\n");
+    return stgcn::cli::kExitFailure;
+  }
+  // What went to stdout must have arrived: a full disk or a closed pipe is an error.
+  if ((std::fflush(stdout) != 0 || std::ferror(stdout)) && rc == 0) {
+    std::fprintf(stderr, "stgcn: error: cannot write to stdout: %s\n", std::strerror(errno));
+    return stgcn::cli::kExitFailure;
+  }
+  return rc;
 }

@@ -1,9 +1,8 @@
 // ModelFlags::load: the load options from the command line (and a checkpoint's
 // classes.json for its temporal padding).
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 
@@ -33,8 +32,9 @@ std::string sidecar_temporal_padding(const std::string& path) {
 Result<Model> ModelFlags::load() const {
   if (is_engine_path(path))
     return Status(ErrorCode::kInvalidArgument,
-                  "'" + path + "' is an engine: this command needs the checkpoint or ONNX "
-                  "model it was built from (an engine holds folded, packed weights)");
+                  "'" + path +
+                      "' is an engine: this command needs the checkpoint or ONNX "
+                      "model it was built from (an engine holds folded, packed weights)");
   LoadOptions opt;
   if (!layout.empty()) opt.layout = layout;
   if (!strategy.empty()) {
@@ -48,14 +48,16 @@ Result<Model> ModelFlags::load() const {
   if (!m.is_ok()) return m.status();
   opt.motion = *m;
   if (!strides.empty()) opt.strides = strides;
-  opt.warn = [](const std::string& w) { std::fprintf(stderr, "stgcn: warning: %s\n", w.c_str()); };
-  const std::string tp = temporal_padding.empty() ? sidecar_temporal_padding(path) : temporal_padding;
+  opt.warn = [](const std::string& w) {
+    std::fprintf(stderr, "stgcn: warning: %s\n", escape_control(w).c_str());
+  };
+  const std::string tp =
+      temporal_padding.empty() ? sidecar_temporal_padding(path) : temporal_padding;
   if (!tp.empty()) {
     auto p = parse_temporal_padding(tp);
     if (!p.is_ok())
-      return p.status().with_context(temporal_padding.empty() ? "classes.json next to '" + path +
-                                                                     "': "
-                                                               : "");
+      return p.status().with_context(
+          temporal_padding.empty() ? "classes.json next to '" + path + "': " : "");
     opt.temporal_padding = *p;
   }
   auto model = load_model(path, opt);

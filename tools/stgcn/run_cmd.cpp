@@ -1,20 +1,24 @@
 // `stgcn run`: plays recorded (or piped) pose streams through the stream
 // runtime, prints live stats and writes the events as JSONL.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
-#include <unistd.h>
-
 #include "commands.h"
+#include "io/files.h"
+#include "signals.h"
 #include "stgcn/npy.h"
 #include "stgcn/sources.h"
 #include "stgcn/stream.h"
@@ -31,9 +35,10 @@ Result<std::vector<std::string>> load_labels(const std::string& path) {
     const nlohmann::json* arr = &j;
     if (j.is_object() && j.contains("classes")) arr = &j["classes"];
     if (!arr->is_array())
-      return invalid_argument(fmt::format("'{}': expected a list of class names or "
-                                          "{{\"classes\": [...]}}",
-                                          path));
+      return invalid_argument(
+          fmt::format("'{}': expected a list of class names or "
+                      "{{\"classes\": [...]}}",
+                      path));
     for (const auto& v : *arr) {
       if (!v.is_string())
         return invalid_argument(fmt::format("'{}': class names must be strings", path));
@@ -89,10 +94,11 @@ struct RunFlags {
   std::vector<std::string> sources;
   std::string format = "auto", mode = "window", out, labels, fill = "zero", normalize = "none",
               grouping = "auto", channels;
-  int hop = 0, min_frames = 0, top_k = 3, workers = 0, threads = 0, max_batch = 0,
-      max_tracks = 64, queue = 1024, center_joint = 0;
+  int hop = 0, min_frames = 0, top_k = 3, workers = 0, threads = 0, max_batch = 0, max_tracks = 64,
+      queue = 1024, center_joint = 0;
   std::vector<int> scale_bone{11, 12};
   double realtime = 0, timeout = 1.0, max_delay_ms = 2, stats_interval = 1, min_confidence = 0;
+  int64_t max_line_bytes = int64_t{1} << 20;
   bool quiet = false, lookahead = false;
 };
 
@@ -139,6 +145,9 @@ int run_streams(const RunFlags& f) {
   o.block_when_full = f.realtime <= 0;
   o.track_timeout = f.timeout;
   o.max_delay_ms = f.max_delay_ms;
+  if (!std::isfinite(f.min_confidence))
+    return fail(invalid_argument(fmt::format(
+        "--min-confidence {} is not a number (give a value such as 0.3)", f.min_confidence)));
   o.min_confidence = static_cast<float>(f.min_confidence);
   o.channels = f.channels;
   o.fill = f.fill == "last" ? Fill::kLast : Fill::kZero;
@@ -159,34 +168,38 @@ int run_streams(const RunFlags& f) {
   }
   std::vector<std::string> labels = o.labels;
 
-  // Events go to a temporary file renamed over --out at the end, or, with
-  // `--out -`, to stdout as they come (one flushed line each).
-  std::string tmp_out;
-  std::FILE* out = nullptr;
+  // Events go to --out (a temporary file moved into place at the end; a device or FIFO is
+  // written through), or, with `--out -`, to stdout as they come (one flushed line each).
+  // Every write is checked: a full disk or a closed pipe fails the command.
+  std::optional<OutputFile> out_file;
   const bool live_out = f.out == "-";
-  if (live_out) {
-    out = stdout;
-  } else if (!f.out.empty()) {
-    tmp_out = f.out + ".tmp" + std::to_string(::getpid());
-    out = std::fopen(tmp_out.c_str(), "w");
-    if (!out) return fail(io_error(fmt::format("cannot write '{}'", f.out)));
+  if (!live_out && !f.out.empty()) {
+    auto of = OutputFile::open(f.out);
+    if (!of.is_ok()) return fail(of.status());
+    out_file.emplace(std::move(of).value());
   }
   std::mutex out_mu;
   std::map<std::pair<std::string, int64_t>, std::string> finals;  // (stream, track) -> class
-  std::atomic<int64_t> write_errors{0};
+  Status write_error = Status::ok();
   o.on_event = [&](const StreamEvent& e) {
     std::string line = event_json(e, labels);
+    line += '\n';
     std::lock_guard<std::mutex> lock(out_mu);
-    if (out && (std::fputs(line.c_str(), out) < 0 || std::fputc('\n', out) < 0)) write_errors++;
-    if (live_out) std::fflush(out);
+    if (write_error.is_ok()) {
+      if (out_file) {
+        write_error = out_file->write(line);
+      } else if (live_out) {
+        if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
+            std::fflush(stdout) != 0)
+          write_error =
+              io_error(fmt::format("cannot write the events to stdout: {}", std::strerror(errno)));
+      }
+    }
     const std::string name = labels.empty() ? std::to_string(e.label) : labels[e.label];
     for (int64_t t : e.tracks) finals[{e.stream, t}] = name;  // the latest label per track
   };
   auto discard = [&] {
-    if (out && !live_out) {
-      std::fclose(out);
-      std::remove(tmp_out.c_str());
-    }
+    if (out_file) out_file->discard();
   };
 
   std::string layout;
@@ -210,11 +223,13 @@ int run_streams(const RunFlags& f) {
     so.format = *fmt_r;
     so.layout = layout == "custom" ? "" : layout;
     so.fps = f.realtime > 0 ? f.realtime : 30;
+    so.max_line_bytes = static_cast<size_t>(f.max_line_bytes);
     so.on_error = [&, quiet = f.quiet](const SourceError& e) {
       source_errors++;
       if (!quiet)
-        std::fprintf(stderr, "stgcn: warning: stream '%s' %s: %s (skipped)\n", e.stream.c_str(),
-                     e.where.c_str(), e.message.c_str());
+        std::fprintf(stderr, "stgcn: warning: stream '%s' %s: %s (skipped)\n",
+                     escape_control(e.stream).c_str(), escape_control(e.where).c_str(),
+                     escape_control(e.message).c_str());
     };
     auto s = FrameSource::open(path, so);
     if (!s.is_ok()) {
@@ -233,37 +248,52 @@ int run_streams(const RunFlags& f) {
       }
   }
   if (!f.quiet)
-    fmt::print(stderr,
-               "stgcn: run: {} source(s), {} mode, hop {}, T={}, M={}, {} classes{}\n",
+    fmt::print(stderr, "stgcn: run: {} source(s), {} mode, hop {}, T={}, M={}, {} classes{}\n",
                sources.size(), stream_mode_name(runtime.mode()), runtime.hop(), runtime.T(),
                runtime.M(), runtime.num_class(),
                f.realtime > 0 ? fmt::format(", paced at {} fps", f.realtime) : "");
 
+  install_stop_handlers();  // Ctrl-C: stop reading, finish, write what was produced
   std::atomic<int> running{static_cast<int>(sources.size())};
   std::atomic<int64_t> io_failures{0};
   const Clock::time_point start = Clock::now();
   std::vector<std::thread> producers;
-  for (auto& src : sources)
-    producers.emplace_back([&, s = src.get()] {
+  for (size_t i = 0; i < sources.size(); ++i)
+    producers.emplace_back([&, s = sources[i].get(), source_path = f.sources[i]] {
       Frame frame;
       int64_t n = 0;
-      while (true) {
+      while (!stop_requested()) {
         auto more = s->next(frame);
         if (!more.is_ok()) {
           io_failures++;
-          std::fprintf(stderr, "stgcn: error: stream '%s': %s\n", s->stream().c_str(),
-                       more.status().message().c_str());
+          std::fprintf(stderr, "stgcn: error: stream '%s': %s\n",
+                       escape_control(s->stream()).c_str(),
+                       escape_control(more.status().message()).c_str());
           break;
         }
-        if (!*more) break;
-        if (f.realtime > 0)
-          std::this_thread::sleep_until(
+        if (!*more) {
+          if (n == 0) {  // nothing at all: the wrong format, or an empty recording
+            io_failures++;
+            std::fprintf(stderr,
+                         "stgcn: error: stream '%s': no frames in '%s' (empty, or not in the "
+                         "format read; see --format)\n",
+                         escape_control(s->stream()).c_str(), escape_control(source_path).c_str());
+          }
+          break;
+        }
+        if (f.realtime > 0) {
+          const Clock::time_point due =
               start + std::chrono::duration_cast<Clock::duration>(
-                          std::chrono::duration<double>(static_cast<double>(n) / f.realtime)));
+                          std::chrono::duration<double>(static_cast<double>(n) / f.realtime));
+          while (Clock::now() < due && !stop_requested())
+            std::this_thread::sleep_for(
+                std::min<Clock::duration>(due - Clock::now(), std::chrono::milliseconds(50)));
+          if (stop_requested()) break;
+        }
         ++n;
         Status st = runtime.push(frame);
         if (!st.is_ok() && !f.quiet)
-          std::fprintf(stderr, "stgcn: warning: %s\n", st.message().c_str());
+          std::fprintf(stderr, "stgcn: warning: %s\n", escape_control(st.message()).c_str());
       }
       Status st = runtime.end_stream(s->stream());
       (void)st;  // a stream that never produced a frame has nothing to end
@@ -292,20 +322,13 @@ int run_streams(const RunFlags& f) {
   runtime.drain();
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   StreamStats s = runtime.stats();
-  if (live_out && write_errors.load() > 0) return fail(io_error("cannot write the events to stdout"));
-  if (out && !live_out) {
-    const bool bad = std::fclose(out) != 0 || write_errors.load() > 0;
-    out = nullptr;
-    std::error_code ec;
-    if (bad) {
-      std::remove(tmp_out.c_str());
-      return fail(io_error(fmt::format("cannot write '{}'", f.out)));
-    }
-    std::filesystem::rename(tmp_out, f.out, ec);
-    if (ec) {
-      std::remove(tmp_out.c_str());
-      return fail(io_error(fmt::format("cannot write '{}': {}", f.out, ec.message())));
-    }
+  if (!write_error.is_ok()) {
+    discard();
+    return fail(write_error);
+  }
+  if (out_file) {
+    Status st = out_file->commit();
+    if (!st.is_ok()) return fail(st);
   }
   if (!f.quiet) {
     fmt::print(stderr,
@@ -319,6 +342,11 @@ int run_streams(const RunFlags& f) {
   // Each track's last label (on stderr when stdout carries the events).
   for (auto& [key, name] : finals)
     fmt::print(live_out ? stderr : stdout, "{} track {}: {}\n", key.first, key.second, name);
+  if (stop_requested()) {
+    fmt::print(stderr, "stgcn: stopped by signal {}: wrote the {} events produced\n", stop_signal(),
+               s.events);
+    return 128 + stop_signal();
+  }
   return io_failures.load() > 0 ? kExitFailure : 0;
 }
 
@@ -338,8 +366,8 @@ Subcommand add_run_command(CLI::App& app) {
       ->required();
   cmd->add_option("--format", f->format, "Source format")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "jsonl", "mediapipe-json", "mediapipe-csv", "openpose",
-                             "ntu"}));
+      ->check(
+          CLI::IsMember({"auto", "jsonl", "mediapipe-json", "mediapipe-csv", "openpose", "ntu"}));
   cmd->add_option("--mode", f->mode,
                   "window: classify the last T frames (exact); continual: each frame flows "
                   "through the network once (needs the checkpoint / ONNX, FP32)")
@@ -358,7 +386,8 @@ Subcommand add_run_command(CLI::App& app) {
   cmd->add_option("--labels", f->labels,
                   "Class names: JSON list / {\"classes\": [...]} or one per line (default: "
                   "classes.json next to the model)");
-  cmd->add_option("--min-frames", f->min_frames, "Frames a track needs before its first event (0: T)")
+  cmd->add_option("--min-frames", f->min_frames,
+                  "Frames a track needs before its first event (0: T)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--timeout", f->timeout, "Seconds without a detection before a track ends")
@@ -369,10 +398,16 @@ Subcommand add_run_command(CLI::App& app) {
                   "one sample (auto: track when M = 1)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "track", "stream"}));
-  cmd->add_option("--channels", f->channels, "Model channels from x, y, z, c (default xyc for C=3)");
+  cmd->add_option("--channels", f->channels,
+                  "Model channels from x, y, z, c (default xyc for C=3)");
   cmd->add_option("--fill", f->fill, "Missing joints (confidence <= --min-confidence)")
       ->capture_default_str()
       ->check(CLI::IsMember({"zero", "last"}));
+  cmd->add_option("--max-line-bytes", f->max_line_bytes,
+                  "Longest line of a JSONL / CSV / .skeleton source; a longer JSONL record is "
+                  "skipped as malformed, never held in memory")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{64}, int64_t{1} << 30));
   cmd->add_option("--min-confidence", f->min_confidence, "A joint at or below this is missing")
       ->capture_default_str();
   cmd->add_option("--normalize", f->normalize, "Coordinates: as given, centred, centred and scaled")
@@ -406,7 +441,8 @@ Subcommand add_run_command(CLI::App& app) {
                   "wait without")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 24));
-  cmd->add_option("--stats-interval", f->stats_interval, "Seconds between live stats lines (0: none)")
+  cmd->add_option("--stats-interval", f->stats_interval,
+                  "Seconds between live stats lines (0: none)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
   cmd->add_flag("--lookahead", f->lookahead,

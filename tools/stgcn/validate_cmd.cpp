@@ -82,6 +82,15 @@ int run_validate(ValidateOptions o, CLI::App* cmd) {
                        fmt::format("the candidate gives logits {} and the reference {}",
                                    shape_string(cand->shape), shape_string(ref->shape))));
   const int64_t N = cand->shape[0], C = cand->shape[1];
+  // Non-finite logits never validate (NaN compares false with every bound).
+  for (const auto* side : {&*cand, &*ref})
+    for (size_t i = 0; i < side->data.size(); ++i)
+      if (!std::isfinite(side->data[i]))
+        return fail(Status(
+            ErrorCode::kInvalidArgument,
+            fmt::format("the {} gives a non-finite logit ({}) for sample {}: validation fails",
+                        side == &*cand ? "candidate" : "reference", side->data[i],
+                        i / static_cast<size_t>(C))));
   if (labelled)
     for (float v : y.data)
       if (!(v >= 0 && v < static_cast<float>(C)) || v != std::floor(v))
@@ -199,7 +208,8 @@ Subcommand add_validate_command(CLI::App& app) {
   cmd->add_option("--reference,-r", o->reference,
                   "Reference: checkpoint or ONNX (run by the reference executor) or an engine")
       ->required();
-  cmd->add_option("--data,-d", o->data, "Input .npy (N, C, T, V, M); a model is compiled for its T, M")
+  cmd->add_option("--data,-d", o->data,
+                  "Input .npy (N, C, T, V, M); a model is compiled for its T, M")
       ->required();
   cmd->add_option("--labels,-l", o->labels, "Class index per sample, .npy: adds accuracy");
   cmd->add_option("--tolerance", o->tolerance, "Fail when max |diff| of the logits exceeds this")
@@ -210,7 +220,8 @@ Subcommand add_validate_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Threads (0: one per core)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--json", o->json_out, "Also write the report as JSON to this file ('-': stdout only)");
+  cmd->add_option("--json", o->json_out,
+                  "Also write the report as JSON to this file ('-': stdout only)");
   return {cmd, [o, cmd]() { return run_validate(*o, cmd); }};
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -355,6 +356,36 @@ unsigned isa_bits(const std::string& name) {
   return 0;
 }
 
+int64_t available_memory_bytes() {
+  int64_t available = INT64_MAX;  // unknown: do not refuse
+  std::ifstream f("/proc/meminfo");
+  std::string key, unit;
+  int64_t kb = 0;
+  while (f >> key >> kb >> unit)
+    if (key == "MemAvailable:") {
+      available = kb * 1024;
+      break;
+    }
+  // A process limit (ulimit -v / -d) bounds it too.
+  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      available = std::min<int64_t>(available, static_cast<int64_t>(rl.rlim_cur));
+  }
+  return available;
+}
+
+Status check_arena_fits(int64_t arena_bytes) {
+  const int64_t available = available_memory_bytes();
+  if (arena_bytes > available)
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("the engine needs a {:.1f} MB activation arena per context, this "
+                              "machine has {:.1f} MB available: build with a smaller --T, --M "
+                              "or --batch",
+                              arena_bytes / 1e6, available / 1e6));
+  return Status::ok();
+}
+
 unsigned cpu_isa_bits() { return static_cast<unsigned>(dnnl_get_effective_cpu_isa()); }
 
 std::string cpu_isa_name() {
@@ -646,6 +677,7 @@ Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
   st.threads = threads;
   st.node_ms.assign(g.nodes.size(), 0.0);
   st.branch_status.assign(im.branches + 1, Status::ok());
+  STGCN_RETURN_IF_ERROR(check_arena_fits(im.plan.arena_bytes));
   try {
     st.arena_bytes = im.plan.arena_bytes;
     st.arena = aligned_buffer(static_cast<size_t>(st.arena_bytes));
