@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Seeds for fuzz_sources: a small valid document of each input format, its
 first byte the format selector of fuzz/fuzz_sources.cpp (0 JSONL, 1 MediaPipe
-JSON, 2 MediaPipe CSV, 3 OpenPose JSON, 4 NTU .skeleton)."""
+JSON, 2 MediaPipe CSV, 3 OpenPose JSON, 4 NTU .skeleton, 6 Kinetics-skeleton JSON; a first
+byte of 128 or more adds a 2 MB line in front, with a 256-byte line cap)."""
 import json
 import os
 import sys
@@ -25,6 +26,14 @@ seeds = {
     "ntu": b"\x04" + ("1\n1\n72057594037931101 0 1 1 1 1 0 0.1 0.2 2\n25\n" + "".join(
         "%.2f 0.2 3.1 250 200 1000 500 0.1 0.2 0.3 0.9 2\n" % (0.1 + 0.01 * i)
         for i in range(25))).encode(),
+    "kinetics": b"\x06" + json.dumps(
+        {"data": [{"frame_index": t + 1, "skeleton": [
+            {"pose": [v for i in range(18) for v in (0.3 + 0.01 * i, 0.5)],
+             "score": [0.9] * 18}]} for t in range(2)],
+         "label": "a", "label_index": 0}).encode(),
+    "jsonl_long_line": b"\x87" + "".join(
+        json.dumps({"t": t / 30, "persons": [{"id": 1, "kp": kp}]}) + "\n"
+        for t in range(2)).encode(),
 }
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:

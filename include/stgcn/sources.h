@@ -29,6 +29,7 @@ enum class SourceFormat {
   kMediaPipeCsv,   // MediaPipe Pose landmarks (33 joints), CSV
   kOpenPoseJson,   // OpenPose --write_json output: a directory of per-frame files, or one file
   kNtuSkeleton,    // NTU RGB+D .skeleton (25 joints, 3D)
+  kKineticsJson,   // Kinetics-skeleton JSON (st-gcn / mmskeleton; 18 OpenPose joints, 2D)
 };
 
 const char* source_format_name(SourceFormat f);

@@ -35,6 +35,7 @@ const char* source_format_name(SourceFormat f) {
     case SourceFormat::kMediaPipeCsv: return "mediapipe-csv";
     case SourceFormat::kOpenPoseJson: return "openpose-json";
     case SourceFormat::kNtuSkeleton: return "ntu-skeleton";
+    case SourceFormat::kKineticsJson: return "kinetics-json";
   }
   return "?";
 }
@@ -48,6 +49,8 @@ Result<SourceFormat> parse_source_format(std::string_view name) {
   if (n == "mediapipe-csv") return SourceFormat::kMediaPipeCsv;
   if (n == "openpose-json" || n == "openpose") return SourceFormat::kOpenPoseJson;
   if (n == "ntu-skeleton" || n == "ntu" || n == "skeleton") return SourceFormat::kNtuSkeleton;
+  if (n == "kinetics-json" || n == "kinetics" || n == "kinetics-skeleton")
+    return SourceFormat::kKineticsJson;
   return invalid_argument("unknown source format '" + std::string(name) +
                           "' (expected auto, jsonl, mediapipe-json, mediapipe-csv, openpose-json "
                           "or ntu-skeleton)");
@@ -421,15 +424,18 @@ Result<SourceFormat> detect_format(const std::string& path) {
   if (ext == ".csv") return SourceFormat::kMediaPipeCsv;
   STGCN_ASSIGN_OR_RETURN(std::string text, read_file(path));
   if (ext == ".json") {
-    return has_key(json_top_level_keys(text), "people") ? SourceFormat::kOpenPoseJson
-                                                        : SourceFormat::kMediaPipeJson;
+    const auto keys = json_top_level_keys(text);
+    if (looks_like_kinetics(keys)) return SourceFormat::kKineticsJson;
+    return has_key(keys, "people") ? SourceFormat::kOpenPoseJson : SourceFormat::kMediaPipeJson;
   }
   // Other extensions: from the first bytes.
   const std::string_view line = first_line(text);
   if (!line.empty() && line.front() == '{') {
     const auto line_keys = json_top_level_keys(line);
     if (has_key(line_keys, "persons") || has_key(line_keys, "layout")) return SourceFormat::kJsonl;
-    if (has_key(json_top_level_keys(text), "people")) return SourceFormat::kOpenPoseJson;
+    const auto keys = json_top_level_keys(text);
+    if (looks_like_kinetics(keys)) return SourceFormat::kKineticsJson;
+    if (has_key(keys, "people")) return SourceFormat::kOpenPoseJson;
     return SourceFormat::kMediaPipeJson;
   }
   if (!line.empty() && line.front() == '[') return SourceFormat::kMediaPipeJson;
@@ -492,6 +498,7 @@ Result<std::unique_ptr<FrameSource>> FrameSource::open(const std::string& path,
     case SourceFormat::kMediaPipeJson: src = make_mediapipe_json_source(path, opt); break;
     case SourceFormat::kMediaPipeCsv: src = make_mediapipe_csv_source(path, opt); break;
     case SourceFormat::kNtuSkeleton: src = make_ntu_source(path, opt); break;
+    case SourceFormat::kKineticsJson: src = make_kinetics_source(path, opt); break;
     case SourceFormat::kAuto: break;
   }
   if (!src.is_ok()) return src.status();

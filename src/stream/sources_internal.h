@@ -88,6 +88,10 @@ Result<std::unique_ptr<SourceBase>> make_mediapipe_json_source(const std::string
                                                                const SourceOptions& options);
 Result<std::unique_ptr<SourceBase>> make_mediapipe_csv_source(const std::string& path,
                                                               const SourceOptions& options);
+// Kinetics-skeleton JSON (sources_kinetics.cpp); detected by its "data" and "label" keys.
+Result<std::unique_ptr<SourceBase>> make_kinetics_source(const std::string& path,
+                                                         const SourceOptions& options);
+bool looks_like_kinetics(const std::vector<std::string>& top_level_keys);
 Result<std::unique_ptr<SourceBase>> make_ntu_source(const std::string& path,
                                                     const SourceOptions& options);
 

@@ -120,13 +120,14 @@ std::string jsonl_line(double t, std::vector<json> persons) {
 TEST(Sources, FormatNamesRoundTrip) {
   for (SourceFormat f : {SourceFormat::kAuto, SourceFormat::kJsonl, SourceFormat::kMediaPipeJson,
                          SourceFormat::kMediaPipeCsv, SourceFormat::kOpenPoseJson,
-                         SourceFormat::kNtuSkeleton}) {
+                         SourceFormat::kNtuSkeleton, SourceFormat::kKineticsJson}) {
     auto p = parse_source_format(source_format_name(f));
     ASSERT_TRUE(p.is_ok()) << source_format_name(f);
     EXPECT_EQ(*p, f);
   }
   EXPECT_EQ(*parse_source_format("openpose"), SourceFormat::kOpenPoseJson);
   EXPECT_EQ(*parse_source_format("ntu"), SourceFormat::kNtuSkeleton);
+  EXPECT_EQ(*parse_source_format("kinetics"), SourceFormat::kKineticsJson);
   EXPECT_FALSE(parse_source_format("bvh").is_ok());
 }
 
@@ -134,7 +135,8 @@ TEST(Sources, JsonlReadsValuesTracksAndTimestamps) {
   TempDir tmp;
   std::string text = "# a comment\n\n";
   text += jsonl_line(0.0, {jsonl_person(3, 18, 3), jsonl_person(7, 18, 3, 1)});
-  text += R"({"t": 0.5, "frame": 15, "stream": "ignored", "persons": []})" "\n";
+  text += R"({"t": 0.5, "frame": 15, "stream": "ignored", "persons": []})"
+          "\n";
   text += jsonl_line(1.0, {jsonl_person(7, 18, 3, 2)});
   const std::string path = tmp.write("cam1.jsonl", text);
   auto r = read_all(path);
@@ -193,7 +195,8 @@ TEST(Sources, JsonlRowWidthsAndTimestampFallbacks) {
   EXPECT_FLOAT_EQ(r.frames[1].persons[0].confidence[7], jc(7));
 
   // [x, y] rows: confidence 1, z 0; 25 joints without z: BODY_25.
-  const std::string p2path = tmp.write("p2.jsonl", json{{"t", 1}, {"persons", json::array({p2})}}.dump());
+  const std::string p2path =
+      tmp.write("p2.jsonl", json{{"t", 1}, {"persons", json::array({p2})}}.dump());
   auto r2 = read_all(p2path);
   ASSERT_EQ(r2.frames.size(), 1u);
   EXPECT_EQ(r2.layout, "body_25");
@@ -203,9 +206,11 @@ TEST(Sources, JsonlRowWidthsAndTimestampFallbacks) {
 
 TEST(Sources, JsonlLayoutRecordAndSourceLayoutOption) {
   TempDir tmp;
-  std::string text = R"({"layout": "blazepose"})" "\n";
+  std::string text = R"({"layout": "blazepose"})"
+                     "\n";
   text += jsonl_line(0.1, {jsonl_person(1, 33, 3)});
-  text += R"({"t": 0.2, "layout": "coco", "persons": []})" "\n";  // contradicts the stream
+  text += R"({"t": 0.2, "layout": "coco", "persons": []})"
+          "\n";  // contradicts the stream
   text += jsonl_line(0.3, {});
   const std::string path = tmp.write("h.jsonl", text);
   auto r = read_all(path);
@@ -230,19 +235,21 @@ TEST(Sources, JsonlLayoutRecordAndSourceLayoutOption) {
 TEST(Sources, JsonlMalformedRecordsAreReportedWithTheirLineAndSkipped) {
   TempDir tmp;
   std::string text;
-  text += jsonl_line(0.0, {jsonl_person(1, 18, 3)});                       // line 1: ok
-  text += R"({"t": 0.1, "persons": [{"id": 1, "kp": [[1, 2, 0.5], )" "\n";  // 2: bad JSON
+  text += jsonl_line(0.0, {jsonl_person(1, 18, 3)});  // line 1: ok
+  text += R"({"t": 0.1, "persons": [{"id": 1, "kp": [[1, 2, 0.5], )"
+          "\n";                                                               // 2: bad JSON
   text += jsonl_line(0.2, {jsonl_person(1, 18, 3), jsonl_person(2, 17, 3)});  // 3: 17 joints
   std::string nan_line = jsonl_line(0.3, {jsonl_person(1, 18, 3)});
   nan_line.replace(nan_line.find("10.0"), 4, "NaN");
-  text += nan_line;                                                         // 4: NaN
-  text += jsonl_line(0.35, {jsonl_person(1, 18, 3)});                       // 5: ok
-  text += jsonl_line(0.25, {jsonl_person(1, 18, 3)});                       // 6: decreasing
-  text += jsonl_line(0.35, {jsonl_person(1, 18, 3)});                       // 7: not increasing
+  text += nan_line;                                                           // 4: NaN
+  text += jsonl_line(0.35, {jsonl_person(1, 18, 3)});                         // 5: ok
+  text += jsonl_line(0.25, {jsonl_person(1, 18, 3)});                         // 6: decreasing
+  text += jsonl_line(0.35, {jsonl_person(1, 18, 3)});                         // 7: not increasing
   text += jsonl_line(0.4, {jsonl_person(1, 18, 3), jsonl_person(1, 18, 3)});  // 8: track twice
-  text += "[1, 2]\n";                                                        // 9: not an object
-  text += R"({"t": 0.45, "persons": [{"id": 4, "kp": [[1, 2, 3], [1, 2]]}]})" "\n";  // 10: widths
-  text += jsonl_line(0.5, {jsonl_person(1, 18, 3)});                        // 11: ok
+  text += "[1, 2]\n";                                                         // 9: not an object
+  text += R"({"t": 0.45, "persons": [{"id": 4, "kp": [[1, 2, 3], [1, 2]]}]})"
+          "\n";                                       // 10: widths
+  text += jsonl_line(0.5, {jsonl_person(1, 18, 3)});  // 11: ok
   const std::string path = tmp.write("bad.jsonl", text);
   auto r = read_all(path);
   ASSERT_TRUE(r.status.is_ok()) << r.status.message();
@@ -255,18 +262,13 @@ TEST(Sources, JsonlMalformedRecordsAreReportedWithTheirLineAndSkipped) {
   const struct {
     int line;
     const char* text;
-  } expected[] = {{2, "bad JSON"},
-                  {3, "person 1 (track 2) has 17 joints, expected 18"},
-                  {4, "non-finite"},
-                  {6, "is not after the previous frame's 0.35"},
-                  {7, "is not after"},
-                  {8, "track 1 appears twice"},
-                  {9, "not a JSON object"},
-                  {10, "person 0 joint 1: rows must all have 3 numbers"}};
+  } expected[] = {{2, "bad JSON"},          {3, "person 1 (track 2) has 17 joints, expected 18"},
+                  {4, "non-finite"},        {6, "is not after the previous frame's 0.35"},
+                  {7, "is not after"},      {8, "track 1 appears twice"},
+                  {9, "not a JSON object"}, {10, "person 0 joint 1: rows must all have 3 numbers"}};
   for (size_t i = 0; i < std::size(expected); ++i) {
     EXPECT_EQ(r.errors[i].where, path + ":" + std::to_string(expected[i].line)) << i;
-    EXPECT_NE(r.errors[i].message.find(expected[i].text), std::string::npos)
-        << r.errors[i].message;
+    EXPECT_NE(r.errors[i].message.find(expected[i].text), std::string::npos) << r.errors[i].message;
     EXPECT_EQ(r.errors[i].message.find('\n'), std::string::npos);
     EXPECT_EQ(r.errors[i].stream, "bad");
   }
@@ -276,7 +278,8 @@ TEST(Sources, JsonlNonFiniteNumbersAndRowWidths) {
   TempDir tmp;
   std::string text;
   text += jsonl_line(0.0, {jsonl_person(1, 18, 3)});
-  text += R"({"t": 0.1, "persons": [{"id": 4, "kp": [[1, 2, 3], [1, 2]]}]})" "\n";
+  text += R"({"t": 0.1, "persons": [{"id": 4, "kp": [[1, 2, 3], [1, 2]]}]})"
+          "\n";
   std::string inf_line = jsonl_line(0.2, {jsonl_person(1, 18, 3)});
   inf_line.replace(inf_line.find("10.0"), 4, "1e999");
   text += inf_line;
@@ -368,10 +371,63 @@ TEST(Sources, OpenPoseBody25MapsToOpenposeAndCoco) {
   EXPECT_FLOAT_EQ(q.xyz[3 * 16], jx(11));  // R ankle
 }
 
+// A Kinetics-skeleton clip (st-gcn / mmskeleton JSON): 18 OpenPose joints as (x, y) pairs
+// plus scores; it used to be read as an empty MediaPipe file.
+json kinetics_skeleton(float base, bool with_score = true) {
+  json pose = json::array(), score = json::array();
+  for (int j = 0; j < 18; ++j) {
+    pose.push_back(jx(j, base));
+    pose.push_back(jy(j, base));
+    score.push_back(jc(j));
+  }
+  json s = {{"pose", pose}};
+  if (with_score) s["score"] = score;
+  return s;
+}
+
+TEST(Sources, KineticsSkeletonJsonIsDetectedAndRead) {
+  TempDir tmp;
+  json doc = {{"data", json::array()}, {"label", "abseiling"}, {"label_index", 0}};
+  doc["data"].push_back({{"frame_index", 1}, {"skeleton", {kinetics_skeleton(0)}}});
+  doc["data"].push_back(
+      {{"frame_index", 2}, {"skeleton", {kinetics_skeleton(1), kinetics_skeleton(2, false)}}});
+  json bad = kinetics_skeleton(3);
+  bad["pose"].erase(0);  // 35 values: not (x, y) pairs
+  doc["data"].push_back({{"frame_index", 3}, {"skeleton", {bad}}});
+  doc["data"].push_back({{"frame_index", 5}, {"skeleton", json::array()}});
+  const std::string path = tmp.write("clip.json", doc.dump());
+  auto r = read_all(path);  // auto: .json with "data" and "label"
+  ASSERT_TRUE(r.status.is_ok()) << r.status.message();
+  EXPECT_EQ(r.layout, "openpose");
+  EXPECT_EQ(r.joints, 18);
+  ASSERT_EQ(r.frames.size(), 3u) << errors_text(r);
+  EXPECT_DOUBLE_EQ(r.frames[0].timestamp, 0.0);
+  EXPECT_DOUBLE_EQ(r.frames[1].timestamp, 1.0 / 30);
+  EXPECT_DOUBLE_EQ(r.frames[2].timestamp, 4.0 / 30);
+  ASSERT_EQ(r.frames[1].persons.size(), 2u);
+  const PersonObs& p = r.frames[1].persons[0];
+  EXPECT_EQ(p.track, 0);
+  EXPECT_FLOAT_EQ(p.xyz[3 * 17 + 0], jx(17, 1));
+  EXPECT_FLOAT_EQ(p.xyz[3 * 17 + 1], jy(17, 1));
+  EXPECT_FLOAT_EQ(p.xyz[3 * 17 + 2], 0.f);
+  EXPECT_FLOAT_EQ(p.confidence[5], jc(5));
+  EXPECT_EQ(r.frames[1].persons[1].track, 1);
+  EXPECT_FLOAT_EQ(r.frames[1].persons[1].confidence[5], 1.f);  // no score: confident
+  EXPECT_TRUE(r.frames[2].persons.empty());
+  ASSERT_EQ(r.errors.size(), 1u) << errors_text(r);
+  EXPECT_NE(r.errors[0].where.find("data[2]"), std::string::npos) << r.errors[0].where;
+  EXPECT_NE(r.errors[0].message.find("not (x, y) pairs"), std::string::npos);
+  // Without a data list it is refused at open.
+  const std::string no_data = tmp.write("x.kin", "{\"label\": \"a\", \"data\": 3}");
+  auto n = read_all(no_data, {.format = SourceFormat::kKineticsJson});
+  EXPECT_FALSE(n.status.is_ok());
+  EXPECT_NE(n.status.message().find("\"data\" list"), std::string::npos) << n.status.message();
+}
+
 TEST(Sources, OpenPoseSingleCoco18FileAndBadFiles) {
   TempDir tmp;
-  const std::string one = tmp.write("frame_000007_keypoints.json",
-                                    openpose_file({openpose_person(2, 18, 0)}));
+  const std::string one =
+      tmp.write("frame_000007_keypoints.json", openpose_file({openpose_person(2, 18, 0)}));
   auto r = read_all(one);  // auto: .json with "people"
   ASSERT_TRUE(r.status.is_ok()) << r.status.message();
   EXPECT_EQ(r.layout, "openpose");
@@ -384,8 +440,7 @@ TEST(Sources, OpenPoseSingleCoco18FileAndBadFiles) {
   const std::string bad = tmp.write("d/a_001_keypoints.json", "{\"people\": [");
   json short_person = openpose_person(-1, 18, 0);
   short_person["pose_keypoints_2d"].erase(0);
-  const std::string wrong =
-      tmp.write("d/a_002_keypoints.json", openpose_file({short_person}));
+  const std::string wrong = tmp.write("d/a_002_keypoints.json", openpose_file({short_person}));
   const std::string mixed =
       tmp.write("d/a_003_keypoints.json", openpose_file({openpose_person(-1, 25, 0)}));
   tmp.write("d/a_004_keypoints.json", openpose_file({openpose_person(-1, 18, 4)}));
@@ -487,8 +542,7 @@ TEST(Sources, MediaPipeJsonShapes) {
   EXPECT_FLOAT_EQ(rb.frames[1].persons[0].xyz[3 * 32 + 1], jy(32, 3));
 
   // A single frame object is a one-frame document.
-  const std::string c =
-      tmp.write("c.json", json{{"landmarks", mp_landmarks_objects(0)}}.dump());
+  const std::string c = tmp.write("c.json", json{{"landmarks", mp_landmarks_objects(0)}}.dump());
   EXPECT_EQ(read_all(c).frames.size(), 1u);
 }
 
@@ -527,7 +581,7 @@ TEST(Sources, MediaPipeMapsToOpenposeWithSynthesisedNeck) {
   auto n = read_all(path, {.layout = "ntu-rgb+d"});
   ASSERT_EQ(n.joints, 25);
   EXPECT_FLOAT_EQ(n.frames[0].persons[0].xyz[0], (jx(23) + jx(24)) / 2);  // spine base
-  auto b = read_all(path, {.layout = "blazepose"});  // the same 33 joints
+  auto b = read_all(path, {.layout = "blazepose"});                       // the same 33 joints
   ASSERT_EQ(b.joints, 33);
   EXPECT_FLOAT_EQ(b.frames[1].persons[0].xyz[3 * 12], jx(12));  // identity keeps values
 }
@@ -554,7 +608,8 @@ TEST(Sources, MediaPipeJsonMalformedFrames) {
   EXPECT_EQ(r.errors[1].where, path + ":4");
   EXPECT_NE(r.errors[1].message.find("non-finite"), std::string::npos);
   EXPECT_EQ(r.errors[2].where, path + ":5");
-  EXPECT_NE(r.errors[2].message.find("timestamp 0 is not after the previous frame's 0"), std::string::npos);
+  EXPECT_NE(r.errors[2].message.find("timestamp 0 is not after the previous frame's 0"),
+            std::string::npos);
 
   // Not JSON at all: refused at open.
   const std::string junk = tmp.write("junk.json", "hello");
@@ -566,14 +621,14 @@ TEST(Sources, MediaPipeJsonMalformedFrames) {
 
 std::string wide_header(bool names) {
   std::string h = "frame,timestamp_ms,person";
-  const char* const mp[33] = {"nose", "left_eye_inner", "left_eye", "left_eye_outer",
-                              "right_eye_inner", "right_eye", "right_eye_outer", "left_ear",
-                              "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-                              "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
-                              "right_wrist", "left_pinky", "right_pinky", "left_index",
-                              "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
-                              "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
-                              "right_heel", "left_foot_index", "right_foot_index"};
+  const char* const mp[33] = {
+      "nose",        "left_eye_inner",  "left_eye",        "left_eye_outer", "right_eye_inner",
+      "right_eye",   "right_eye_outer", "left_ear",        "right_ear",      "mouth_left",
+      "mouth_right", "left_shoulder",   "right_shoulder",  "left_elbow",     "right_elbow",
+      "left_wrist",  "right_wrist",     "left_pinky",      "right_pinky",    "left_index",
+      "right_index", "left_thumb",      "right_thumb",     "left_hip",       "right_hip",
+      "left_knee",   "right_knee",      "left_ankle",      "right_ankle",    "left_heel",
+      "right_heel",  "left_foot_index", "right_foot_index"};
   for (int j = 0; j < 33; ++j) {
     if (names) {
       const std::string n = mp[j];
@@ -653,19 +708,19 @@ TEST(Sources, MediaPipeCsvLong) {
 TEST(Sources, MediaPipeCsvMalformedRows) {
   TempDir tmp;
   std::string text = wide_header(false);
-  text += wide_row(0, 0, 1, 0);          // line 2
+  text += wide_row(0, 0, 1, 0);  // line 2
   std::string short_row = wide_row(1, 33, 1, 0);
   short_row.erase(short_row.rfind(','));  // one field fewer
-  text += short_row + "\n";              // line 3
+  text += short_row + "\n";               // line 3
   std::string nan_row = wide_row(2, 66, 1, 0);
   nan_row.replace(nan_row.find(",0,100,"), 7, ",nan,100,");
-  text += nan_row;                       // line 4
+  text += nan_row;  // line 4
   std::string word_row = wide_row(3, 99, 1, 0);
   word_row.replace(word_row.find(",0,100,"), 7, ",abc,100,");
-  text += word_row;                      // line 5
-  text += wide_row(4, 90, 1, 0);         // line 6
-  text += wide_row(5, 60, 1, 0);         // line 7: goes back in time
-  text += wide_row(6, 132, 1, 0);        // line 8
+  text += word_row;                // line 5
+  text += wide_row(4, 90, 1, 0);   // line 6
+  text += wide_row(5, 60, 1, 0);   // line 7: goes back in time
+  text += wide_row(6, 132, 1, 0);  // line 8
   const std::string path = tmp.write("bad.csv", text);
   auto r = read_all(path);
   ASSERT_TRUE(r.status.is_ok()) << r.status.message();
@@ -730,15 +785,15 @@ TEST(Sources, NtuSkeletonReadsBodiesAndTimestamps) {
 TEST(Sources, NtuSkeletonMalformedAndTruncated) {
   TempDir tmp;
   std::string text = "5\n";
-  text += "1\n" + ntu_body(100, 0);                   // frame 0: lines 2-29
-  text += "1\n" + ntu_body(100, 1, 24);               // frame 1: 24 joints, lines 30-56
+  text += "1\n" + ntu_body(100, 0);      // frame 0: lines 2-29
+  text += "1\n" + ntu_body(100, 1, 24);  // frame 1: 24 joints, lines 30-56
   std::string nan_body = ntu_body(100, 0);
   nan_body.replace(nan_body.find("\n0 100 0 "), 9, "\nnan 100 0 ");
-  text += "1\n" + nan_body;                           // frame 2: NaN, lines 57-84
-  text += "1\n" + ntu_body(100, 3);                   // frame 3: ok, lines 85-112
+  text += "1\n" + nan_body;          // frame 2: NaN, lines 57-84
+  text += "1\n" + ntu_body(100, 3);  // frame 3: ok, lines 85-112
   std::string cut = ntu_body(100, 4);
   cut.resize(cut.find("\n", cut.find("\n", cut.find("\n") + 1) + 1) + 1);  // info, count, 1 joint
-  text += "1\n" + cut;                                // frame 4: truncated, body at line 114
+  text += "1\n" + cut;  // frame 4: truncated, body at line 114
   const std::string path = tmp.write("cut.skeleton", text);
   auto r = read_all(path);
   ASSERT_TRUE(r.status.is_ok()) << r.status.message();

@@ -366,8 +366,8 @@ Subcommand add_run_command(CLI::App& app) {
       ->required();
   cmd->add_option("--format", f->format, "Source format")
       ->capture_default_str()
-      ->check(
-          CLI::IsMember({"auto", "jsonl", "mediapipe-json", "mediapipe-csv", "openpose", "ntu"}));
+      ->check(CLI::IsMember(
+          {"auto", "jsonl", "mediapipe-json", "mediapipe-csv", "openpose", "ntu", "kinetics"}));
   cmd->add_option("--mode", f->mode,
                   "window: classify the last T frames (exact); continual: each frame flows "
                   "through the network once (needs the checkpoint / ONNX, FP32)")
