@@ -5,10 +5,13 @@
 #   stgcn_require(<Debian package> <find_package arguments...>)
 #   stgcn_require_pkgconfig(<Debian package> <prefix> <pkg-config module>)
 
+# The one line goes to stderr unwrapped (scripts/build.sh shows only it); CMake's own error
+# block with its call stack follows for those who run cmake by hand.
 function(stgcn_missing what debian_package)
-  message(FATAL_ERROR
+  message(NOTICE
     "stgcn-rt: missing dependency ${what}: install the Debian package '${debian_package}' "
     "(bash scripts/setup.sh installs everything the build and the tests need)")
+  message(FATAL_ERROR "stgcn-rt: missing dependency ${what} (see the line above)")
 endfunction()
 
 macro(stgcn_require debian_package name)

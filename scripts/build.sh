@@ -15,6 +15,16 @@ for tool in cmake:cmake ninja:ninja-build c++:build-essential; do
 done
 generator=()
 if [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
-cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# A missing dependency is one line naming its Debian package (cmake/StgcnDependencies.cmake),
+# not CMake's error block.
+cfg_err=$(mktemp)
+if ! cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null 2>"$cfg_err"; then
+  if grep -q '^stgcn-rt: missing' "$cfg_err"; then grep '^stgcn-rt: missing' "$cfg_err" | head -1 >&2
+  else cat "$cfg_err" >&2; fi
+  rm -f "$cfg_err"
+  exit 1
+fi
+cat "$cfg_err" >&2
+rm -f "$cfg_err"
 cmake --build "$BUILD_DIR" -j "$JOBS" ${STGCN_TARGET:+--target "$STGCN_TARGET"}
 echo "[build] done: $BUILD_DIR/stgcn"
