@@ -358,6 +358,13 @@ TEST(Context, BatchLimitsAndSizesAreChecked) {
                          std::span<float>(out.data(), i.spec.num_class() * 2))
                    .is_ok());
   EXPECT_FALSE((*ctx)->run(std::span<const float>(in.data(), 0), 0, std::span<float>()).is_ok());
+  // N = 0 is refused as the model (the reference executor) refuses it.
+  Tensor empty;
+  empty.shape = {0, i.spec.C(), i.T, i.spec.V(), i.M};
+  auto none = (*ctx)->run(empty);
+  ASSERT_FALSE(none.is_ok());
+  EXPECT_NE(none.status().message().find("N must be at least 1"), std::string::npos)
+      << none.status().message();
   // A 5-sample tensor runs in chunks of the maximum batch.
   Case c = load_case("openpose_uniform_2s");
   Tensor five;
