@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "core/float16.h"
+#include "io/files.h"
 #include "io/pickle.h"
 #include "io/zip_archive.h"
 
@@ -485,23 +486,20 @@ Result<StateDict> read_checkpoint_bytes(std::span<const uint8_t> bytes, std::str
 
 Result<StateDict> read_checkpoint(const std::string& path) {
   const std::string context = "cannot load '" + path + "': ";
-  std::error_code ec;
-  const auto st = std::filesystem::status(path, ec);
-  if (st.type() == std::filesystem::file_type::not_found)
-    return not_found(context + "file not found");
-  if (ec) return io_error(context + "cannot stat file: " + ec.message());
-  if (std::filesystem::is_directory(st)) return io_error(context + "is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error(context + "cannot open file: " + std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (size < 0) return io_error(context + "cannot determine file size");
-  bytes.resize(static_cast<size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    return io_error(context + "read failed");
-  return read_checkpoint_bytes(bytes, path);
+  // A regular file that fits in memory (a device, FIFO or huge sparse file is refused before
+  // anything is allocated).
+  auto size = regular_file_size(path);
+  if (!size.is_ok()) {
+    std::string why = size.status().message();
+    if (why.rfind("cannot read '" + path + "': ", 0) == 0)
+      why = why.substr(("cannot read '" + path + "': ").size());
+    else if (size.status().code() == ErrorCode::kNotFound)
+      why = "file not found";
+    return Status(size.status().code(), context + why);
+  }
+  STGCN_ASSIGN_OR_RETURN(std::string text, read_file_prefix(path, *size));
+  return read_checkpoint_bytes(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()), path);
 }
 
 }  // namespace stgcn

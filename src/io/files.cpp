@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <utility>
 
 #include "stgcn/npy.h"
@@ -41,7 +44,33 @@ Result<uint64_t> regular_file_size(const std::string& path, uint64_t max_bytes) 
   if (size > max_bytes)
     return invalid_argument("cannot read '" + path + "': " + std::to_string(size) +
                             " bytes, the limit is " + std::to_string(max_bytes));
+  // A whole-file read holds the file in memory: refuse one that cannot fit (a huge sparse
+  // file, or a real one on a small machine) before allocating.
+  const int64_t available = available_memory_bytes();
+  if (static_cast<int64_t>(std::min<uint64_t>(size, INT64_MAX)) > available)
+    return invalid_argument("cannot read '" + path + "': it is " + std::to_string(size >> 20) +
+                            " MiB, more than the " + std::to_string(available >> 20) +
+                            " MiB of memory available");
   return size;
+}
+
+int64_t available_memory_bytes() {
+  int64_t available = INT64_MAX;  // unknown: do not refuse
+  std::ifstream f("/proc/meminfo");
+  std::string key, unit;
+  int64_t kb = 0;
+  while (f >> key >> kb >> unit)
+    if (key == "MemAvailable:") {
+      available = kb * 1024;
+      break;
+    }
+  // A process limit (ulimit -v / -d) bounds it too.
+  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      available = std::min<int64_t>(available, static_cast<int64_t>(rl.rlim_cur));
+  }
+  return available;
 }
 
 Result<std::string> read_file_prefix(const std::string& path, uint64_t max_bytes) {

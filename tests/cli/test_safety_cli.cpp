@@ -149,6 +149,22 @@ TEST_F(SafetyCli, HostileInputsAreRefusedWithinTheMemoryBound) {
   expect_clean_failure(
       run("run " + q(kTrained) + " --source " + q(stream()) + " --labels /dev/zero"),
       "not a regular file");
+  // A 100 GB sparse checkpoint (no disk used): refused before anything is allocated (it
+  // used to end in an uncaught std::bad_alloc).
+  { std::ofstream f(path("sparse.pt"), std::ios::binary); }
+  fs::resize_file(path("sparse.pt"), uint64_t{100} << 30);
+  expect_clean_failure(run("inspect " + q(path("sparse.pt"))), "bytes, the limit is");
+  expect_clean_failure(
+      run("infer " + q(path("sparse.pt")) + " -i " + q(kDemoInput) + " -o " + q(path("y.npy"))),
+      "bytes, the limit is");
+  // Under the limit but more than the memory the process may have (ulimit -v 4 GB).
+  fs::resize_file(path("sparse.pt"), uint64_t{6} << 30);
+  EXPECT_EQ(shell("ulimit -v 4000000; " + std::string(STGCN_CLI_PATH) + " inspect " +
+                  q(path("sparse.pt")) + " 2> " + q(path("sparse.txt"))),
+            1);
+  EXPECT_NE(testing::slurp(path("sparse.txt")).find("MiB of memory available"), std::string::npos)
+      << testing::slurp(path("sparse.txt"));
+  fs::remove(path("sparse.pt"));
   // An .npy declaring 10^6 samples in a small file: refused from its header.
   {
     std::ofstream f(path("big.npy"), std::ios::binary);

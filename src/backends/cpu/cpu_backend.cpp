@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <omp.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +13,7 @@
 
 #include "backends/cpu/kernels.h"
 #include "core/float16.h"
+#include "io/files.h"
 
 namespace stgcn::cpu {
 namespace {
@@ -354,25 +354,6 @@ unsigned isa_bits(const std::string& name) {
   for (const auto& [n, bits] : kIsas)
     if (name == n) return bits;
   return 0;
-}
-
-int64_t available_memory_bytes() {
-  int64_t available = INT64_MAX;  // unknown: do not refuse
-  std::ifstream f("/proc/meminfo");
-  std::string key, unit;
-  int64_t kb = 0;
-  while (f >> key >> kb >> unit)
-    if (key == "MemAvailable:") {
-      available = kb * 1024;
-      break;
-    }
-  // A process limit (ulimit -v / -d) bounds it too.
-  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
-    struct rlimit rl;
-    if (getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-      available = std::min<int64_t>(available, static_cast<int64_t>(rl.rlim_cur));
-  }
-  return available;
 }
 
 Status check_arena_fits(int64_t arena_bytes) {

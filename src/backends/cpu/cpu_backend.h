@@ -28,8 +28,6 @@ std::string cpu_model_name();
 // The CPU's effective ISA as oneDNN names it, and as a bit set.
 std::string cpu_isa_name();
 unsigned cpu_isa_bits();
-// MemAvailable of /proc/meminfo (INT64_MAX when unknown).
-int64_t available_memory_bytes();
 // Refuses (with what it needs) an activation arena larger than the memory available.
 Status check_arena_fits(int64_t arena_bytes);
 // Bits of an ISA name (as in `kernel_isa`), 0 when unknown.
