@@ -64,6 +64,13 @@ int64_t available_memory_bytes() {
       available = kb * 1024;
       break;
     }
+  // STGCN_MEMORY_LIMIT_MB caps it (containers whose MemAvailable is the host's; tests).
+  if (const char* cap = std::getenv("STGCN_MEMORY_LIMIT_MB"); cap != nullptr && *cap != '\0') {
+    char* end = nullptr;
+    const long long mb = std::strtoll(cap, &end, 10);
+    if (end != nullptr && *end == '\0' && mb > 0 && mb < (int64_t{1} << 43))
+      available = std::min<int64_t>(available, static_cast<int64_t>(mb) << 20);
+  }
   // A process limit (ulimit -v / -d) bounds it too.
   for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
     struct rlimit rl;

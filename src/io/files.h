@@ -17,8 +17,8 @@ namespace stgcn {
 // The largest file read whole (checkpoints, .npy, tables, JSON sources): 16 GiB.
 constexpr uint64_t kMaxInputFileBytes = uint64_t{16} << 30;
 
-// MemAvailable of /proc/meminfo, bounded by the process's ulimit -v / -d (INT64_MAX when
-// unknown).
+// MemAvailable of /proc/meminfo, bounded by STGCN_MEMORY_LIMIT_MB and the process's
+// ulimit -v / -d (INT64_MAX when unknown).
 int64_t available_memory_bytes();
 
 // The size of a regular file, or an error naming `path` (not found, a directory, a device or
