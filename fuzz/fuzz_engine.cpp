@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "engine/engine_file.h"
-#include "onnx/export_sha256.h"
+#include "io/sha256.h"
 #include "stgcn/engine.h"
 
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
@@ -42,7 +42,7 @@ bool has_magic(const uint8_t* data, size_t size) {
 // The documented checksum: SHA-256 of bytes [48, end) stored at [16, 48).
 void resign(uint8_t* data, size_t size) {
   if (size < 48) return;
-  auto hex = stgcn::onnx_export::sha256_hex(
+  auto hex = stgcn::io::sha256_hex(
       std::string_view(reinterpret_cast<const char*>(data + 48), size - 48));
   if (!hex.is_ok() || hex->size() != 64) __builtin_trap();
   auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };

@@ -24,6 +24,9 @@
 #include "stgcn/tensor.h"
 
 namespace stgcn {
+namespace engine {
+struct Access;  // the library's internal access (src/engine/engine_internal.h)
+}
 
 struct BuildOptions {
   int T = 150;                               // frames per window
@@ -71,6 +74,9 @@ struct EngineInfo {
   // graph order: its name and "fp32", "bf16" or "int8".
   std::vector<std::pair<std::string, std::string>> layer_precisions;
   std::string quantization_json;  // int8: calibration and fallback record ("" otherwise)
+  // Whether the backend can run this engine in continual (streaming) mode, and why not.
+  bool continual = false;
+  std::string continual_note;
 };
 
 struct NodeTime {
@@ -104,6 +110,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Engine();
   std::unique_ptr<Impl> impl_;
   friend class Context;
+  friend struct engine::Access;
 };
 
 class Context {
@@ -126,6 +133,18 @@ class Context {
   Context();
   std::unique_ptr<Impl> impl_;
 };
+
+// The machine engines are built for and run on, as the backend reports it.
+struct MachineInfo {
+  std::string backend;  // "cpu"
+  std::string library;  // "oneDNN 2.6.3"
+  std::string device;   // CPU model name
+  std::string isa;      // effective ISA, e.g. "avx512_core_amx"
+};
+MachineInfo machine_info();
+
+// The graph passes of `stgcn build`, in order: (name, one-line summary).
+std::vector<std::pair<std::string, std::string>> list_passes();
 
 // True when `path` ends in ".engine" or starts with the engine file magic.
 bool is_engine_path(const std::string& path);

@@ -117,7 +117,8 @@ struct LoadOptions {
 Result<Model> model_from_state_dict(const StateDict& sd, const LoadOptions& options,
                                     const std::string& source);
 
-// Reads a checkpoint (see checkpoint.h) and builds the model.
+// Reads a model file: a torch checkpoint (see checkpoint.h) or, by its ".onnx" extension, an
+// ONNX graph (onnx.h); an engine file is refused with a line saying so (Engine::load reads it).
 Result<Model> load_model(const std::string& path, const LoadOptions& options);
 
 // Parameters (weights + biases + BN affine + edge importance; not buffers).

@@ -21,6 +21,9 @@
 #include "stgcn/status.h"
 
 namespace stgcn {
+namespace backend {
+class Streaming;
+}
 
 // One detected person in one frame, as a pose estimator emits it.
 struct PersonObs {
@@ -129,6 +132,11 @@ class StreamRuntime {
   // average spans (as the window engine's T), M the person slots.
   static Result<std::unique_ptr<StreamRuntime>> create_continual(const Model& model, int T, int M,
                                                                  StreamOptions options);
+  // Continual mode from a built engine, in its precision (FP32, BF16, or INT8 with the
+  // engine's calibration); T and M are the engine's. Refused when the engine's
+  // info().continual is false (the note says why).
+  static Result<std::unique_ptr<StreamRuntime>> create_continual(
+      std::shared_ptr<const Engine> engine, StreamOptions options);
   ~StreamRuntime();  // stops the workers; queued work is dropped
 
   // Thread-safe. Rejects (and counts) a malformed or out-of-order frame with a
@@ -156,6 +164,8 @@ class StreamRuntime {
 
  private:
   StreamRuntime();
+  static Result<std::unique_ptr<StreamRuntime>> continual(std::unique_ptr<backend::Streaming> cm,
+                                                          int T, int M, StreamOptions options);
   std::unique_ptr<Impl> impl_;
 };
 

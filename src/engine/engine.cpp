@@ -12,9 +12,11 @@
 #include <set>
 #include <thread>
 
-#include "backends/cpu/cpu_backend.h"
+#include "backends/backend.h"
+#include "backends/registry.h"
 #include "core/float16.h"
 #include "engine/engine_file.h"
+#include "engine/engine_internal.h"
 #include "engine/graph_json.h"
 #include "ir/from_model.h"
 #include "passes/passes.h"
@@ -43,12 +45,13 @@ Status with_path(const std::string& path, const Status& st) {
 struct Engine::Impl {
   std::unique_ptr<engine::MappedEngineFile> file;
   EngineInfo info;
-  std::shared_ptr<const cpu::Executable> exe;
+  const backend::Backend* backend = nullptr;
+  std::shared_ptr<const backend::Executable> exe;
 };
 
 struct Context::Impl {
   std::shared_ptr<const Engine> engine;  // keeps the mapping alive
-  std::unique_ptr<cpu::Runner> runner;
+  std::unique_ptr<backend::Context> runner;
   int threads = 1;
 };
 
@@ -159,7 +162,7 @@ Result<json> quantize(ir::Graph& g, const BuildOptions& o) {
     rec["sensitivity"] = rank;
   }
   rec["layers_fp32"] = std::vector<std::string>(keep.begin(), keep.end());
-  STGCN_RETURN_IF_ERROR(passes::quantize_int8(g, table.ranges, keep));
+  STGCN_RETURN_IF_ERROR(passes::quantize_int8(g, table.ranges, keep, backend::default_backend()));
   return rec;
 }
 
@@ -173,12 +176,10 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
         ErrorCode::kUnsupported,
         fmt::format("precision '{}' is not available (fp32, bf16, fp16, int8)", precision));
   // BF16 compute needs AVX512-BF16 (or AMX); without it: FP32, said loudly.
-  const unsigned bf16_bits = cpu::isa_bits("avx512_core_bf16");
-  if (precision == "bf16" && (cpu::cpu_isa_bits() & bf16_bits) != bf16_bits) {
+  const backend::Backend& be = backend::default_backend();
+  if (Status bf16 = be.check_precision(precision); !bf16.is_ok()) {
     if (options.warn)
-      options.warn(fmt::format(
-          "this CPU ({}) has no AVX512-BF16 instructions: building an FP32 engine instead",
-          cpu::cpu_isa_name()));
+      options.warn(fmt::format("{}: building an FP32 engine instead", bf16.message()));
     precision = "fp32";
   }
   if (options.T < 1 || options.T > 100000 || options.M < 1 || options.M > 64 ||
@@ -196,12 +197,12 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   if (precision == "int8") {
     STGCN_ASSIGN_OR_RETURN(quant_record, quantize(g, options));
   } else {
-    STGCN_RETURN_IF_ERROR(passes::assign_precision(g, precision == "fp16" ? "fp32" : precision));
+    STGCN_RETURN_IF_ERROR(passes::assign_precision(g, precision == "fp16" ? "fp32" : precision, be));
   }
   std::string kernel_isa;
-  STGCN_RETURN_IF_ERROR(cpu::pack_weights(g, &kernel_isa, precision == "fp16"));
-  const passes::MemoryPlan plan = passes::plan_memory(g, options.max_batch);
-  STGCN_RETURN_IF_ERROR(cpu::check_arena_fits(plan.arena_bytes));
+  STGCN_RETURN_IF_ERROR(be.pack(g, precision == "fp16", &kernel_isa));
+  const int64_t arena_bytes = be.arena_bytes(g, options.max_batch);
+  STGCN_RETURN_IF_ERROR(be.check_arena_fits(arena_bytes));
 
   engine::EngineFileContents contents;
   json graph = engine::graph_to_json(g);
@@ -245,18 +246,23 @@ Result<std::shared_ptr<const Engine>> Engine::build(const Model& model,
   meta["toolkit_version"] = STGCN_VERSION;
   meta["precision"] = precision;
   meta["kernel_isa"] = kernel_isa;
-  meta["onednn_version"] = cpu::onednn_version();
-  meta["build_cpu"] = cpu::cpu_model_name();
+  const backend::DeviceInfo device = be.device();
+  meta["backend"] = be.name();
+  meta["onednn_version"] = device.library.substr(device.library.find(' ') + 1);
+  meta["build_cpu"] = device.device;
   meta["T"] = options.T;
   meta["M"] = options.M;
   meta["max_batch"] = options.max_batch;
   meta["macs"] = count_macs(model.spec, options.T, options.M);
   meta["weights_bytes"] = weights_bytes;
-  meta["arena_bytes"] = plan.arena_bytes;
+  meta["arena_bytes"] = arena_bytes;
   meta["passes_applied"] = applied;
   meta["passes_disabled"] = options.disabled_passes;
   meta["spec"] = engine::spec_to_json(model.spec);
   if (!quant_record.is_null()) meta["quantization"] = quant_record;
+  const Status continual = be.check_streaming(g);
+  meta["continual"] = continual.is_ok();
+  if (!continual.is_ok()) meta["continual_note"] = continual.message();
   meta["graph"] = graph;
   contents.metadata_json = meta.dump(1, ' ', false, json::error_handler_t::replace);
   STGCN_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, engine::serialize_engine_file(contents));
@@ -323,16 +329,16 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
     return Status(ErrorCode::kCorrupt,
                   fmt::format("cannot load '{}': bad T/M/max_batch in metadata", name));
   // The CPU must have the ISA the kernels were chosen (and weights packed) for.
-  const unsigned need = cpu::isa_bits(info.kernel_isa);
-  if (need == 0 && info.kernel_isa != "generic")
-    return Status(ErrorCode::kCorrupt,
-                  fmt::format("cannot load '{}': unknown ISA '{}'", name, info.kernel_isa));
-  if ((cpu::cpu_isa_bits() & need) != need)
-    return Status(
-        ErrorCode::kUnsupported,
-        fmt::format("cannot load '{}': the engine needs {} kernels (built on {}), this CPU "
-                    "offers {}: rebuild the engine on this machine",
-                    name, info.kernel_isa, info.build_cpu, cpu::cpu_isa_name()));
+  if (meta.contains("backend") && !meta["backend"].is_string())
+    return Status(ErrorCode::kCorrupt, fmt::format("cannot load '{}': bad backend name", name));
+  const std::string backend_name = meta.value("backend", std::string("cpu"));
+  const backend::Backend* be = backend::find(backend_name);
+  if (be == nullptr)
+    return Status(ErrorCode::kUnsupported,
+                  fmt::format("cannot load '{}': backend '{}' is not in this build", name,
+                              escape_control(backend_name)));
+  impl.backend = be;
+  STGCN_RETURN_IF_ERROR(be->check_kernel_isa(info.kernel_isa, name, info.build_cpu));
   for (const char* k : {"passes_applied", "passes_disabled"}) {
     auto it = meta.find(k);
     if (it != meta.end() && it->is_array())
@@ -386,20 +392,23 @@ Status finish_load(std::unique_ptr<engine::MappedEngineFile> file, Engine::Impl&
     }
   }
   info.weights_bytes = weights;
-  Status st = ir::verify(g);
+  Status st = ir::verify(g, be);
   if (!st.is_ok()) return with_path(name, st);
   // The metadata is untrusted like the rest of the file (anyone can edit and re-sign it):
   // every field the runner sizes buffers by must agree with the verified graph.
   STGCN_RETURN_IF_ERROR(with_path(name, check_metadata_against_graph(info, g)));
   for (const ir::Node& n : g.nodes)
-    if (n.op == ir::Op::kGcnConv || n.op == ir::Op::kAggregate || n.op == ir::Op::kTemporalConv ||
-        n.op == ir::Op::kResidualConv)
+    if (be->computes_in_low_precision(g, n))
       info.layer_precisions.emplace_back(n.name, ir::node_precision(g, n));
   if (meta.contains("quantization")) info.quantization_json = meta["quantization"].dump();
-  auto exe = cpu::Executable::prepare(g, info.max_batch);
+  // Recomputed from the verified graph (older files do not record it; the file may lie).
+  const Status continual = be->check_streaming(g);
+  info.continual = continual.is_ok();
+  info.continual_note = continual.is_ok() ? std::string() : continual.message();
+  auto exe = be->prepare(g, {.max_batch = info.max_batch});
   if (!exe.is_ok()) return with_path(name, exe.status());
   impl.exe = *exe;
-  info.arena_bytes = impl.exe->plan().arena_bytes;
+  info.arena_bytes = be->arena_bytes(impl.exe->graph(), info.max_batch);
   impl.file = std::move(file);
   return Status::ok();
 }
@@ -423,7 +432,7 @@ Result<std::shared_ptr<const Engine>> Engine::load(const std::string& path) {
 
 Result<std::unique_ptr<Context>> Engine::create_context(int threads) const {
   if (threads <= 0) threads = std::max(1, omp_get_num_procs());
-  STGCN_ASSIGN_OR_RETURN(auto runner, impl_->exe->create_runner(threads));
+  STGCN_ASSIGN_OR_RETURN(auto runner, impl_->exe->create_context(threads));
   std::unique_ptr<Context> c(new Context());
   c->impl_->engine = shared_from_this();
   c->impl_->runner = std::move(runner);
@@ -505,4 +514,29 @@ bool is_engine_path(const std::string& path) {
   return f.gcount() == 8 && std::memcmp(magic, "STGCNENG", 8) == 0;
 }
 
+MachineInfo machine_info() {
+  const backend::Backend& be = backend::default_backend();
+  const backend::DeviceInfo d = be.device();
+  return {be.name(), d.library, d.device, d.isa};
+}
+
+std::vector<std::pair<std::string, std::string>> list_passes() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& p : passes::pipeline()) out.emplace_back(p.name, p.summary);
+  return out;
+}
+
+namespace engine {
+
+Result<std::unique_ptr<backend::Streaming>> Access::prepare_streaming(
+    const Engine& engine, const backend::StreamingOptions& options) {
+  const Engine::Impl& im = *engine.impl_;
+  if (!im.info.continual)
+    return Status(ErrorCode::kUnsupported,
+                  fmt::format("this engine cannot run in continual mode: {}",
+                              im.info.continual_note));
+  return im.backend->prepare_streaming(im.exe->graph(), options);
+}
+
+}  // namespace engine
 }  // namespace stgcn

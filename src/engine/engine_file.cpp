@@ -11,7 +11,7 @@
 #include <cstring>
 #include <new>
 
-#include "onnx/export_sha256.h"
+#include "io/sha256.h"
 #include "stgcn/npy.h"
 
 namespace stgcn::engine {
@@ -80,7 +80,7 @@ std::string num(uint64_t v) { return std::to_string(v); }
 // Checksum: SHA-256 through the shared OpenSSL helper (hex), compared / stored as raw bytes.
 
 Result<std::string> digest_hex(const uint8_t* p, size_t n) {
-  return onnx_export::sha256_hex(std::string_view(reinterpret_cast<const char*>(p), n));
+  return io::sha256_hex(std::string_view(reinterpret_cast<const char*>(p), n));
 }
 
 std::string to_hex(const uint8_t* p, size_t n) {

@@ -166,6 +166,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 struct Verifier {
   const Graph& g;
   const Node* node = nullptr;
+  const Capabilities* caps = nullptr;
 
   Status fail(const std::string& what) const {
     return Status(ErrorCode::kCorrupt,
@@ -214,8 +215,6 @@ struct Verifier {
         return fail(fmt::format("int8 value '{}' has no valid scale", g.values[v].name));
     if (is_int8(ot) && !(g.values[n.output].scale > 0.f && std::isfinite(g.values[n.output].scale)))
       return fail(fmt::format("int8 value '{}' has no valid scale", g.values[n.output].name));
-    const bool onednn = n.op == Op::kGcnConv || n.op == Op::kAggregate ||
-                        n.op == Op::kTemporalConv || n.op == Op::kResidualConv;
     auto in_t = [&](size_t i) { return g.values[n.inputs[i]].dtype; };
     switch (n.op) {
       case Op::kInput:
@@ -233,32 +232,17 @@ struct Verifier {
         if (ot != DType::kF32) return fail("must produce f32 logits");
         break;
       default:
-        if (!onednn) {
-          if (ot != DType::kF32) return fail(fmt::format("cannot produce {}", dtype_name(ot)));
-          for (ValueId v : n.inputs)
-            if (g.values[v].dtype != DType::kF32)
-              return fail(fmt::format("cannot read {} '{}'", dtype_name(g.values[v].dtype),
-                                      g.values[v].name));
+        if (caps == nullptr) break;  // the backend's rules need the backend
+        if (caps->computes_in_low_precision(g, n)) {
+          Status st = caps->check_types(g, n);
+          if (!st.is_ok()) return fail(std::string(st.message()));
           break;
         }
-        // oneDNN ops: f32 / bf16 in and out alike; int8 (u8 or s8) in and out alike.
-        if (is_int8(in_t(0)) != is_int8(ot) ||
-            (!is_int8(ot) && in_t(0) != ot))
-          return fail(fmt::format("mixes {} and {} activations", dtype_name(in_t(0)),
-                                  dtype_name(ot)));
-        if (n.op == Op::kTemporalConv && n.inputs.size() == 2) {
-          const DType rt = in_t(1);
-          if (is_int8(rt) != is_int8(ot) || (!is_int8(ot) && rt != ot))
-            return fail(fmt::format("adds a {} residual to a {} output", dtype_name(rt),
-                                    dtype_name(ot)));
-        }
-        if (ot == DType::kU8) {
-          const bool relu = (n.op == Op::kAggregate && n.as<AggregateAttrs>().relu) ||
-                            (n.op == Op::kTemporalConv && n.as<TemporalConvAttrs>().relu);
-          if (!relu) return fail("produces u8 without a relu");
-        }
-        if (is_int8(ot) && n.op == Op::kAggregate && n.as<AggregateAttrs>().gemm_matrix == kNoConst)
-          return fail("int8 needs the lowered (gemm) aggregation");
+        if (ot != DType::kF32) return fail(fmt::format("cannot produce {}", dtype_name(ot)));
+        for (ValueId v : n.inputs)
+          if (g.values[v].dtype != DType::kF32)
+            return fail(fmt::format("cannot read {} '{}'", dtype_name(g.values[v].dtype),
+                                    g.values[v].name));
         break;
     }
     return Status::ok();
@@ -393,7 +377,7 @@ struct Verifier {
 
 }  // namespace
 
-Status verify(const Graph& g) {
+Status verify(const Graph& g, const Capabilities* caps) {
   const int nv = static_cast<int>(g.values.size());
   if (g.input < 0 || g.input >= nv || g.output < 0 || g.output >= nv)
     return Status(ErrorCode::kCorrupt, "graph: input/output value out of range");
@@ -404,7 +388,7 @@ Status verify(const Graph& g) {
         return Status(ErrorCode::kCorrupt,
                       fmt::format("graph: value '{}' has dimension {}", v.name, d));
   for (const Node& n : g.nodes) {
-    Verifier ver{g, &n};
+    Verifier ver{g, &n, caps};
     if (static_cast<size_t>(n.op) >= static_cast<size_t>(kOpCount) ||
         n.attrs.index() != static_cast<size_t>(n.op))
       return ver.fail("attributes do not belong to the op");

@@ -171,9 +171,23 @@ struct Graph {
 std::vector<ConstId*> const_refs(Node& node);
 std::vector<ConstId> const_refs(const Node& node);
 
+// What the backend that will run a graph can do: the verifier and the precision passes ask
+// it instead of naming ops (backends/backend.h derives from it; ir/ names no backend).
+class Capabilities {
+ public:
+  virtual ~Capabilities() = default;
+  // Nodes this backend computes in reduced precision (bf16, int8) when asked: its heavy
+  // layers, the ones the precision passes convert and the quantiser calibrates.
+  virtual bool computes_in_low_precision(const Graph& graph, const Node& node) const = 0;
+  // The element types of such a node must be ones the backend runs; the failure names the rule.
+  virtual Status check_types(const Graph& graph, const Node& node) const = 0;
+};
+
 // Checks structure and shapes: ids in range, topological order, the attribute
-// alternative matching the op, input counts, shapes consistent with constants.
-Status verify(const Graph& graph);
+// alternative matching the op, input counts, shapes consistent with constants; element
+// types: the backend-independent rules, and with `backend` that the backend runs them
+// (every other node FP32).
+Status verify(const Graph& graph, const Capabilities* backend = nullptr);
 
 // A readable listing: one line per node ("%s0.b3.tcn = temporal_conv(...)").
 std::string to_text(const Graph& graph);

@@ -6,7 +6,6 @@
 
 #include "stgcn/checkpoint.h"
 #include "stgcn/model.h"
-#include "stgcn/onnx.h"
 
 namespace stgcn {
 namespace {
@@ -396,15 +395,6 @@ Result<Model> model_from_state_dict(const StateDict& sd, const LoadOptions& opt,
     model.spec.streams.push_back(std::move(s.spec));
     model.streams.push_back(std::move(s.weights));
   }
-  return model;
-}
-
-Result<Model> load_model(const std::string& path, const LoadOptions& options) {
-  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".onnx") == 0)
-    return import_onnx(path, options);
-  STGCN_ASSIGN_OR_RETURN(StateDict sd, read_checkpoint(path));
-  auto model = model_from_state_dict(sd, options, path);
-  if (!model.is_ok()) return model.status().with_context("cannot load '" + path + "': ");
   return model;
 }
 

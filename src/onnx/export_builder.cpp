@@ -1,4 +1,4 @@
-#include "export_builder.h"
+#include "onnx/export_builder.h"
 
 #include <bit>
 #include <cstring>

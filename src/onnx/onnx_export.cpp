@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <new>
 
-#include "export_builder.h"
-#include "export_sha256.h"
+#include "onnx/export_builder.h"
+#include "io/sha256.h"
 #include "stgcn/npy.h"
 #include "stgcn/onnx.h"
 
@@ -557,7 +557,7 @@ Result<std::string> export_bytes(const Model& model, const OnnxExportOptions& op
   STGCN_RETURN_IF_ERROR(onnx_export::check_onnx_size(estimate_initializer_bytes(model)));
   std::string sha;
   if (!options.source_path.empty()) {
-    STGCN_ASSIGN_OR_RETURN(sha, onnx_export::sha256_file_hex(options.source_path));
+    STGCN_ASSIGN_OR_RETURN(sha, io::sha256_file_hex(options.source_path));
   }
   const int check_opset = std::min(options.opset, checker_max_opset());
   if (check_opset != options.opset) {

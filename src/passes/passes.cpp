@@ -276,21 +276,16 @@ bool eliminate_dead_code(Graph& g) {
   return changed;
 }
 
-Status assign_precision(Graph& g, const std::string& precision) {
+Status assign_precision(Graph& g, const std::string& precision, const Capabilities& backend) {
   if (precision == "fp32") return Status::ok();
   if (precision != "bf16")
     return Status(ErrorCode::kUnsupported,
                   fmt::format("precision '{}' is not available", precision));
   STGCN_RETURN_IF_ERROR(check_fused(g, "bf16"));
-  for (const Node& n : g.nodes) switch (n.op) {
-      case Op::kDataBn:
-      case Op::kGcnConv:
-      case Op::kAggregate:
-      case Op::kTemporalConv:
-      case Op::kResidualConv: g.values[n.output].dtype = ir::DType::kBF16; break;
-      default: break;
-    }
-  return Status::ok();
+  for (const Node& n : g.nodes)
+    if (n.op == Op::kDataBn || backend.computes_in_low_precision(g, n))
+      g.values[n.output].dtype = ir::DType::kBF16;
+  return verify(g, &backend);
 }
 
 const std::vector<PassInfo>& pipeline() {

@@ -34,7 +34,8 @@ bool eliminate_dead_code(ir::Graph& g);   // unused nodes and constants
 // keeps every activation between data_bn and the head in bfloat16 (the
 // convolutions and GEMMs accumulate in FP32); it needs the fused graph, so it
 // refuses a graph that still has unfused ops. Not a pass: always runs last.
-Status assign_precision(ir::Graph& g, const std::string& precision);
+Status assign_precision(ir::Graph& g, const std::string& precision,
+                        const ir::Capabilities& backend);
 
 // The range a calibration observed for one activation: the threshold |x| the
 // int8 step is made from (step = amax / 127, or / 255 when the value is u8)
@@ -46,16 +47,16 @@ struct TensorRange {
 
 // Refuses a graph that still has unfused ops (bf16 and int8 need the fused ops).
 Status check_fused(const ir::Graph& g, const std::string& precision);
-// Names of the layers int8 can quantise (gcn, aggregation, temporal and
-// residual convs), in graph order.
-std::vector<std::string> quantizable_layers(const ir::Graph& g);
+// Names of the layers int8 can quantise (those the backend computes in low precision:
+// on the CPU the gcn, aggregation, temporal and residual convs), in graph order.
+std::vector<std::string> quantizable_layers(const ir::Graph& g, const ir::Capabilities& backend);
 // INT8 post-training quantisation of the fused FP32 graph: every quantisable
 // layer not in `keep_fp32` computes in int8 (u8/s8 activations with per-tensor
 // steps from `ranges`, keyed by value name; s8 weights with per-output-channel
 // scales, stored as `<layer>.wscale`); convert nodes join int8 and FP32 parts.
 // Not a pass: runs last, instead of assign_precision.
 Status quantize_int8(ir::Graph& g, const std::map<std::string, TensorRange>& ranges,
-                     const std::set<std::string>& keep_fp32);
+                     const std::set<std::string>& keep_fp32, const ir::Capabilities& backend);
 
 // Runs the pipeline without the passes named in `disabled` (unknown names are
 // an error), verifying the graph after each pass. Returns the names of the

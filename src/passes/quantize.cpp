@@ -15,11 +15,6 @@ using DType = ir::DType;
 
 namespace {
 
-bool onednn_op(Op op) {
-  return op == Op::kGcnConv || op == Op::kAggregate || op == Op::kTemporalConv ||
-         op == Op::kResidualConv;
-}
-
 bool has_relu(const Node& n) {
   return (n.op == Op::kAggregate && n.as<AggregateAttrs>().relu) ||
          (n.op == Op::kTemporalConv && n.as<TemporalConvAttrs>().relu);
@@ -73,19 +68,20 @@ Status check_fused(const Graph& g, const std::string& precision) {
   return Status::ok();
 }
 
-std::vector<std::string> quantizable_layers(const Graph& g) {
+std::vector<std::string> quantizable_layers(const Graph& g, const Capabilities& backend) {
   std::vector<std::string> out;
   for (const Node& n : g.nodes)
-    if (onednn_op(n.op)) out.push_back(n.name);
+    if (backend.computes_in_low_precision(g, n)) out.push_back(n.name);
   return out;
 }
 
 Status quantize_int8(Graph& g, const std::map<std::string, TensorRange>& ranges,
-                     const std::set<std::string>& keep_fp32) {
+                     const std::set<std::string>& keep_fp32, const Capabilities& backend) {
+  auto low = [&](const Node& n) { return backend.computes_in_low_precision(g, n); };
   STGCN_RETURN_IF_ERROR(check_fused(g, "int8"));
   for (const std::string& k : keep_fp32) {
     bool found = false;
-    for (const Node& n : g.nodes) found |= n.name == k && onednn_op(n.op);
+    for (const Node& n : g.nodes) found |= n.name == k && low(n);
     if (!found)
       return Status(ErrorCode::kInvalidArgument,
                     fmt::format("no quantisable layer named '{}' (see `stgcn inspect --graph`)", k));
@@ -106,7 +102,7 @@ Status quantize_int8(Graph& g, const std::map<std::string, TensorRange>& ranges,
   const size_t n_nodes = g.nodes.size();
   std::vector<bool> q(n_nodes, false);
   for (size_t i = 0; i < n_nodes; ++i)
-    q[i] = onednn_op(g.nodes[i].op) && !keep_fp32.count(g.nodes[i].name);
+    q[i] = low(g.nodes[i]) && !keep_fp32.count(g.nodes[i].name);
   // Output types.
   for (size_t i = 0; i < n_nodes; ++i) {
     Node& n = g.nodes[i];
@@ -170,7 +166,7 @@ Status quantize_int8(Graph& g, const std::map<std::string, TensorRange>& ranges,
       const ValueId v = n.inputs[j];
       const DType have = g.values[v].dtype;
       DType want = have;
-      if (onednn_op(n.op)) {
+      if (low(g.nodes[i])) {
         if (q[i] && !is_int8(have)) {
           STGCN_ASSIGN_OR_RETURN(TensorRange r, range_of(g.values[v].name));
           want = r.min >= 0.f ? DType::kU8 : DType::kS8;
@@ -206,7 +202,7 @@ Status quantize_int8(Graph& g, const std::map<std::string, TensorRange>& ranges,
     nodes.push_back(std::move(n));
   }
   g.nodes = std::move(nodes);
-  return verify(g);
+  return verify(g, &backend);
 }
 
 }  // namespace stgcn::passes

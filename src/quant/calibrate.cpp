@@ -8,7 +8,7 @@
 #include <limits>
 #include <sstream>
 
-#include "backends/cpu/cpu_backend.h"
+#include "backends/registry.h"
 #include "stgcn/npy.h"
 
 namespace stgcn::quant {
@@ -33,9 +33,8 @@ Result<CalibMethod> parse_calib_method(const std::string& name) {
                 fmt::format("unknown calibration method '{}' (minmax, entropy, percentile)", name));
 }
 
-bool observed(const Node& n) {
-  return n.op == Op::kDataBn || n.op == Op::kGcnConv || n.op == Op::kAggregate ||
-         n.op == Op::kTemporalConv || n.op == Op::kResidualConv;
+bool observed(const ir::Graph& g, const Node& n) {
+  return n.op == Op::kDataBn || backend::default_backend().computes_in_low_precision(g, n);
 }
 
 namespace {
@@ -175,9 +174,9 @@ Result<CalibTable> calibrate(const Graph& g, const Tensor& data, const CalibOpti
   for (float x : data.data)
     if (!std::isfinite(x))
       return Status(ErrorCode::kInvalidArgument, "calibration data holds NaN or infinity");
-  STGCN_ASSIGN_OR_RETURN(auto exe, cpu::Executable::prepare(g, 1));
+  STGCN_ASSIGN_OR_RETURN(auto exe, backend::default_backend().prepare(g, {.max_batch = 1}));
   const int threads = opt.threads > 0 ? opt.threads : std::max(1, omp_get_num_procs());
-  STGCN_ASSIGN_OR_RETURN(auto runner, exe->create_runner(threads));
+  STGCN_ASSIGN_OR_RETURN(auto runner, exe->create_context(threads));
   const int64_t C = in.shape[0], T = in.shape[1], V = in.shape[2], M = in.shape[3];
   const int64_t per = C * T * V * M;
   const int64_t classes = g.values[g.output].numel();
@@ -191,7 +190,7 @@ Result<CalibTable> calibrate(const Graph& g, const Tensor& data, const CalibOpti
       for (Stats& s : stats) s.hist.assign(static_cast<size_t>(opt.bins), 0.0);
     runner->set_observer([&](int node, int, const void* p) {
       const Node& n = g.nodes[node];
-      if (!observed(n)) return;
+      if (!observed(g, n)) return;
       Stats& s = stats[node];
       const float* x = static_cast<const float*>(p);
       if (pass == 0) {
@@ -234,7 +233,7 @@ Result<CalibTable> calibrate(const Graph& g, const Tensor& data, const CalibOpti
   t.M = static_cast<int>(M);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    if (!observed(n)) continue;
+    if (!observed(g, n)) continue;
     const Stats& s = stats[i];
     passes::TensorRange r;
     r.min = s.count > 0 ? s.min : 0.f;

@@ -36,7 +36,7 @@ struct CalibTable {
 };
 
 // The values calibration observes: data_bn and every quantisable layer's output.
-bool observed(const ir::Node& n);
+bool observed(const ir::Graph& g, const ir::Node& n);
 
 // Runs `fp32_graph` (fused, FP32) over the samples of `data` (N, C, T, V, M).
 // Padding does not count: per sample, frames after its last non-zero input

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <map>
 
-#include "backends/cpu/cpu_backend.h"
+#include "backends/registry.h"
 #include "passes/passes.h"
 
 namespace stgcn::quant {
@@ -50,8 +50,8 @@ double top1_score(const Tensor& logits, const Tensor* labels, const Tensor& refe
 }
 
 Result<Tensor> run_graph(const ir::Graph& g, const Tensor& data, int threads) {
-  STGCN_ASSIGN_OR_RETURN(auto exe, cpu::Executable::prepare(g, 1));
-  STGCN_ASSIGN_OR_RETURN(auto runner, exe->create_runner(threads));
+  STGCN_ASSIGN_OR_RETURN(auto exe, backend::default_backend().prepare(g, {.max_batch = 1}));
+  STGCN_ASSIGN_OR_RETURN(auto runner, exe->create_context(threads));
   const int64_t N = data.shape[0];
   const int64_t per = data.numel() / std::max<int64_t>(1, N);
   const int64_t C = g.values[g.output].numel();
@@ -76,7 +76,7 @@ Result<MixedResult> search_mixed(const ir::Graph& fp32, const CalibTable& table,
   r.fp32_score = top1_score(ref, labels, ref);
   auto quantized = [&](const std::set<std::string>& keep) -> Result<ir::Graph> {
     ir::Graph g = fp32;
-    STGCN_RETURN_IF_ERROR(passes::quantize_int8(g, table.ranges, keep));
+    STGCN_RETURN_IF_ERROR(passes::quantize_int8(g, table.ranges, keep, backend::default_backend()));
     return g;
   };
   auto score = [&](const std::set<std::string>& keep) -> Result<double> {
@@ -97,7 +97,7 @@ Result<MixedResult> search_mixed(const ir::Graph& fp32, const CalibTable& table,
     return r;
   }
   // Sensitivity of each block: that block alone in int8, on up to 64 samples.
-  const std::vector<std::string> layers = passes::quantizable_layers(fp32);
+  const std::vector<std::string> layers = passes::quantizable_layers(fp32, backend::default_backend());
   std::vector<std::string> units;
   std::map<std::string, std::vector<std::string>> members;
   for (const std::string& l : layers) {

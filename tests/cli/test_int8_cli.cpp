@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "backends/cpu/cpu_backend.h"
+#include "stgcn/engine.h"
 #include "stgcn/npy.h"
 #include "test_util.h"
 
@@ -199,7 +199,7 @@ TEST_F(Int8Cli, ValidateEveryPrecision) {
 // On an AMX CPU the int8 kernels are AMX ones and the weights are packed for them: the engine
 // must say so, and a CPU without AMX (faked with oneDNN's switch) must refuse it at load.
 TEST_F(Int8Cli, AnAmxPackedEngineRecordsAmxAndIsRefusedWithoutIt) {
-  if (stgcn::cpu::cpu_isa_name() != "avx512_core_amx") GTEST_SKIP() << "this CPU has no AMX";
+  if (stgcn::machine_info().isa != "avx512_core_amx") GTEST_SKIP() << "this CPU has no AMX";
   const std::string engine = path("amx.engine");
   auto r =
       run("build " + q(kDemo) + " -o " + q(engine) + " --precision int8 --calib " + q(kDemoInput));

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "engine/engine_file.h"
-#include "onnx/export_sha256.h"
+#include "io/sha256.h"
 
 namespace stgcn::engine {
 namespace {
@@ -39,7 +39,7 @@ void put_le(Bytes& b, size_t at, uint64_t v, size_t n) {
 // Recomputes the documented checksum: SHA-256 of bytes [48, end) stored at [16, 48).
 void resign(Bytes& b) {
   ASSERT_GE(b.size(), 48u);
-  auto hex = onnx_export::sha256_hex(
+  auto hex = io::sha256_hex(
       std::string_view(reinterpret_cast<const char*>(b.data() + 48), b.size() - 48));
   ASSERT_TRUE(hex.is_ok());
   for (size_t i = 0; i < 32; ++i)

@@ -15,7 +15,7 @@
 
 #include "export_test_util.h"
 #include "onnx/export_builder.h"
-#include "onnx/export_sha256.h"
+#include "io/sha256.h"
 #include "stgcn/onnx.h"
 #include "stgcn/reference.h"
 
@@ -394,16 +394,16 @@ TEST(OnnxExport, Sha256KnownVectors) {
       {std::string(1000000, 'a'),
        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"}};
   for (const auto& [msg, hex] : vectors) {
-    auto got = onnx_export::sha256_hex(msg);
+    auto got = io::sha256_hex(msg);
     ASSERT_TRUE(got.is_ok()) << got.status().message();
     EXPECT_EQ(*got, hex) << msg.size() << " bytes";
   }
   TempDir dir("onnx");
   ASSERT_TRUE(write_file_atomic(dir / "big.bin", vectors[3].first).is_ok());  // > one read chunk
-  auto file = onnx_export::sha256_file_hex(dir / "big.bin");
+  auto file = io::sha256_file_hex(dir / "big.bin");
   ASSERT_TRUE(file.is_ok()) << file.status().message();
   EXPECT_EQ(*file, vectors[3].second);
-  EXPECT_EQ(onnx_export::sha256_file_hex(dir / "missing").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(io::sha256_file_hex(dir / "missing").status().code(), ErrorCode::kNotFound);
 }
 
 TEST(OnnxExport, SameInputsGiveTheSameBytes) {

@@ -10,9 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "backends/cpu/cpu_backend.h"
 #include "commands.h"
-#include "passes/passes.h"
 #include "stgcn/engine.h"
 #include "stgcn/npy.h"
 #include "stgcn/reference.h"
@@ -249,7 +247,7 @@ Subcommand add_build_command(CLI::App& app) {
   return {
       cmd, [flags, out, list]() -> int {
         if (*list) {
-          for (const auto& p : passes::pipeline()) fmt::print("{:22} {}\n", p.name, p.summary);
+          for (const auto& [name, summary] : list_passes()) fmt::print("{:22} {}\n", name, summary);
           return 0;
         }
         if (flags->model.path.empty() || out->empty()) {
@@ -364,10 +362,11 @@ Subcommand add_bench_command(CLI::App& app) {
         j["model"] = o->flags.model.path;
         j["engine_size_bytes"] = info.file_bytes;
         j[is_engine ? "load_ms" : "build_ms"] = load_ms;
-        j["machine"] = {{"cpu", cpu::cpu_model_name()},
+        const MachineInfo machine = machine_info();
+        j["machine"] = {{"cpu", machine.device},
                         {"cores", omp_get_num_procs()},
-                        {"isa", cpu::cpu_isa_name()},
-                        {"onednn", cpu::onednn_version()}};
+                        {"isa", machine.isa},
+                        {"onednn", machine.library.substr(machine.library.find(' ') + 1)}};
         j["weights_bytes"] = info.weights_bytes;
         j["activations_bytes"] = info.arena_bytes;
         j["macs"] = info.macs;
@@ -375,8 +374,8 @@ Subcommand add_bench_command(CLI::App& app) {
         fmt::print("{}: {} {}, {} (T={}, V={}, M={}), {} kernels on {} ({} cores), oneDNN {}\n",
                    o->flags.model.path, is_engine ? "loaded in" : "built in",
                    fmt::format("{:.1f} ms", load_ms), info.precision, info.T, info.spec.V(), info.M,
-                   info.kernel_isa, cpu::cpu_model_name(), omp_get_num_procs(),
-                   cpu::onednn_version());
+                   info.kernel_isa, machine.device, omp_get_num_procs(),
+                   machine.library.substr(machine.library.find(' ') + 1));
         fmt::print("{:>5} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>10}\n", "batch", "threads",
                    "min ms", "median", "p90", "p99", "stdev", "samples/s", "GFLOP/s");
         const size_t per_in = static_cast<size_t>(info.spec.C()) * info.T * info.spec.V() * info.M;

@@ -70,17 +70,12 @@ Result<std::unique_ptr<StreamRuntime>> make_runtime(const EngineFlags& f, Stream
                                                     StreamOptions o, int batch,
                                                     std::string* layout) {
   if (mode == StreamMode::kContinual) {
-    if (is_engine_path(f.model.path))
-      return invalid_argument(fmt::format(
-          "'{}' is an engine: continual mode needs the checkpoint or ONNX model (an engine holds "
-          "folded, packed weights)",
-          f.model.path));
-    if (f.precision != "fp32")
-      return invalid_argument("continual mode runs FP32; drop --precision or use --mode window");
-    STGCN_ASSIGN_OR_RETURN(Model m, f.model.load());
-    if (layout) *layout = m.spec.layout;
+    // The engine (built here from a model, at any precision, or loaded) is lowered to
+    // per-track step kernels by its backend; tracks step in batches of up to 64.
+    STGCN_ASSIGN_OR_RETURN(auto engine, f.get(1));
+    if (layout) *layout = engine->info().spec.layout;
     if (o.max_batch == 0) o.max_batch = std::max(batch, 64);
-    return StreamRuntime::create_continual(m, f.T, f.M, std::move(o));
+    return StreamRuntime::create_continual(engine, std::move(o));
   }
   STGCN_ASSIGN_OR_RETURN(auto engine, f.get(batch));
   if (layout) *layout = engine->info().spec.layout;

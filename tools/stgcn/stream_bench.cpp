@@ -193,19 +193,8 @@ int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& b, const 
              "hop", "tracks", "p50 ms", "p99 ms", "mean batch", "MACs/frame", "ms/frame");
   for (const std::string& mode_name : b.modes) {
     const StreamMode mode = *parse_stream_mode(mode_name);
-    const std::string precision = mode == StreamMode::kContinual ? "fp32" : flags.precision;
+    const std::string precision = flags.precision;
     EngineFlags f = flags;
-    f.precision = precision;
-    if (mode == StreamMode::kContinual && is_engine_path(flags.model.path)) {
-      fmt::print(stderr, "stgcn: note: continual mode skipped: it needs the checkpoint, not an engine\n");
-      continue;
-    }
-    if (mode == StreamMode::kContinual) {
-      f.calib.clear();
-      f.calib_table.clear();
-      f.keep_fp32.clear();
-      f.max_drop = -1;
-    }
     int64_t macs_frame = 0;
     {
       StreamOptions o;

@@ -12,6 +12,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "backends/cpu/kernels.h"
+#include "backends/cpu/primitives.h"
 #include "core/float16.h"
 #include "io/files.h"
 
@@ -23,303 +24,6 @@ using ir::Graph;
 using ir::kNoConst;
 using ir::Node;
 using ir::Op;
-using tag = dnnl::memory::format_tag;
-using dt = dnnl::memory::data_type;
-using dims = dnnl::memory::dims;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-int64_t aligned_bytes(const ir::Value& v) {
-  return (v.bytes() + passes::kArenaAlignment - 1) / passes::kArenaAlignment *
-         passes::kArenaAlignment;
-}
-
-// The oneDNN primitive of a node: its descriptor, how many times it runs per
-// sample (the gcn conv runs once per partition k) and the user layout of its
-// plain weights.
-struct PrimSpec {
-  dnnl::primitive_desc pd;
-  int runs = 1;                      // weight sets (gcn: K partitions)
-  int persons = 1;                   // executions per weight set (gcn: one per person)
-  dnnl::memory::desc plain_weights;  // one run's plain weights (gcn: one partition)
-  int64_t plain_weight_floats = 0;   // floats per run in the plain constant
-  // int8: packing divides by the per-channel weight scales (then rounds to s8).
-  std::vector<float> weight_inv_scales;
-};
-
-dnnl::primitive_attr user_scratchpad(const dnnl::post_ops& po = dnnl::post_ops()) {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  attr.set_post_ops(po);
-  return attr;
-}
-
-// Throws dnnl::error (caught by the callers).
-dt onednn_type(ir::DType t) {
-  switch (t) {
-    case ir::DType::kBF16: return dt::bf16;
-    case ir::DType::kU8: return dt::u8;
-    case ir::DType::kS8: return dt::s8;
-    case ir::DType::kF32: break;
-  }
-  return dt::f32;
-}
-
-// int8: the per-tensor step of the lowered aggregation matrix G (max |G| / 127).
-float gemm_step(const Graph& g, const ir::AggregateAttrs& a) {
-  float m = 0.f;
-  for (float v : g.constants[a.gemm_matrix].data) m = std::max(m, std::fabs(v));
-  return m > 0.f ? m / 127.f : 1.f;
-}
-
-const std::vector<float>& wscales(const Graph& g, ConstId c) {
-  if (c == kNoConst) throw dnnl::error(dnnl_invalid_arguments, "int8 layer without weight scales");
-  return g.constants[c].data;
-}
-
-// int8 requantisation: dst = step_in * wscale[c] / step_out * (acc + bias / (step_in * wscale[c])).
-std::vector<float> output_scales(float in_step, const std::vector<float>& ws, float out_step) {
-  std::vector<float> o(ws.size());
-  for (size_t c = 0; c < ws.size(); ++c) o[c] = in_step * ws[c] / out_step;
-  return o;
-}
-
-// `weights`: the packed weight layout to use; null lets oneDNN choose (tag::any).
-PrimSpec make_prim(const Graph& g, const Node& n, const dnnl::memory::desc* weights = nullptr) {
-  auto& eng = cpu_engine();
-  const auto& in = g.values[n.inputs[0]].shape;
-  const auto& out = g.values[n.output].shape;
-  // Activations in the value's type; weights like the activations they meet;
-  // biases and accumulation FP32.
-  const dt act_in = onednn_type(g.values[n.inputs[0]].dtype);
-  const dt act_out = onednn_type(g.values[n.output].dtype);
-  const bool int8 = ir::is_int8(g.values[n.output].dtype);
-  const float in_step = g.values[n.inputs[0]].scale, out_step = g.values[n.output].scale;
-  PrimSpec s;
-  switch (n.op) {
-    case Op::kGcnConv: {
-      // One 2D GEMM (V*T, Cin) x (Cin, Cout) per person and partition: the
-      // brgemm kernels take these; batched 3D forms fall back to slow ones.
-      const auto& a = n.as<ir::GcnConvAttrs>();
-      const int64_t M = in[0], VT = in[1] * in[2], cin = in[3], cout = out[4];
-      dnnl::memory::desc src({VT, cin}, act_in, tag::ab);
-      dnnl::memory::desc wei =
-          weights ? *weights : dnnl::memory::desc({cin, cout}, int8 ? dt::s8 : act_in, tag::any);
-      dnnl::memory::desc bias({1, cout}, dt::f32, tag::ab);
-      dnnl::memory::desc dst({VT, cout}, act_out, tag::ab);
-      dnnl::primitive_attr attr = user_scratchpad();
-      if (int8) {
-        const auto& ws = wscales(g, a.wscale);
-        attr.set_output_scales(1 << 1, output_scales(in_step, ws, out_step));
-        for (float w : ws) s.weight_inv_scales.push_back(1.f / w);
-      }
-      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst), attr, eng);
-      s.runs = a.K;
-      s.persons = static_cast<int>(M);
-      s.plain_weights = dnnl::memory::desc({cin, cout}, dt::f32, tag::ba);
-      s.plain_weight_floats = cin * cout;
-      return s;
-    }
-    case Op::kAggregate: {
-      const auto& a = n.as<ir::AggregateAttrs>();
-      const int64_t M = in[0], K = in[1], V = in[2], TC = in[3] * in[4];
-      dnnl::memory::desc src({1, V, K * V}, act_in, tag::abc);
-      dnnl::memory::desc wei({M, K * V, TC}, act_in, tag::abc);
-      dnnl::memory::desc dst({M, V, TC}, act_out, tag::abc);
-      dnnl::memory::desc bias;
-      if (a.bias != kNoConst) bias = dnnl::memory::desc({1, 1, TC}, dt::f32, tag::abc);
-      if (int8) src = dnnl::memory::desc({1, V, K * V}, dt::s8, tag::abc);
-      dnnl::post_ops po;
-      if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      dnnl::primitive_attr attr = user_scratchpad(po);
-      if (int8) attr.set_output_scales(0, {gemm_step(g, a) * in_step / out_step});
-      s.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wei, bias, dst), attr, eng);
-      return s;
-    }
-    case Op::kTemporalConv:
-    case Op::kResidualConv: {
-      const bool tcn = n.op == Op::kTemporalConv;
-      const int64_t M = in[0], V = in[1], T = in[2], cin = in[3], cout = out[3], T2 = out[2];
-      int kernel = 1, stride = 1, pad = 0;
-      dnnl::post_ops po;
-      ConstId wscale = kNoConst;
-      if (tcn) {
-        const auto& a = n.as<ir::TemporalConvAttrs>();
-        kernel = a.kernel;
-        stride = a.stride;
-        pad = a.pad;
-        wscale = a.wscale;
-        if (a.add_residual) {
-          const ir::Value& r = g.values[n.inputs[1]];
-          if (int8)  // the residual sits in dst's buffer in its own int8 type and step
-            po.append_sum(r.scale / out_step, onednn_type(r.dtype));
-          else
-            po.append_sum(1.f);
-        }
-        if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      } else {
-        stride = n.as<ir::ResidualConvAttrs>().stride;
-        wscale = n.as<ir::ResidualConvAttrs>().wscale;
-      }
-      dnnl::primitive_attr attr = user_scratchpad(po);
-      if (int8) {
-        const auto& ws = wscales(g, wscale);
-        attr.set_output_scales(1 << 1, output_scales(in_step, ws, out_step));
-        for (float w : ws) s.weight_inv_scales.push_back(1.f / w);
-      }
-      const int right = static_cast<int>((T2 - 1) * stride + kernel - T - pad);
-      dnnl::memory::desc src({M, cin, V, T}, act_in, tag::nhwc);
-      dnnl::memory::desc wei =
-          weights ? *weights
-                  : dnnl::memory::desc({cout, cin, 1, kernel}, int8 ? dt::s8 : act_in, tag::any);
-      dnnl::memory::desc bias({cout}, dt::f32, tag::a);
-      dnnl::memory::desc dst({M, cout, V, T2}, act_out, tag::nhwc);
-      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
-                                        dnnl::algorithm::convolution_direct, src, wei, bias, dst,
-                                        {1, stride}, {0, pad}, {0, right});
-      s.pd = dnnl::convolution_forward::primitive_desc(d, attr, eng);
-      s.plain_weights = dnnl::memory::desc({cout, cin, 1, kernel}, dt::f32, tag::oihw);
-      s.plain_weight_floats = cout * cin * kernel;
-      return s;
-    }
-    default: break;
-  }
-  throw dnnl::error(dnnl_unimplemented, "no oneDNN primitive for this op");
-}
-
-bool uses_onednn(const Node& n) {
-  switch (n.op) {
-    case Op::kGcnConv:
-    case Op::kTemporalConv:
-    case Op::kResidualConv: return true;
-    case Op::kAggregate: return n.as<ir::AggregateAttrs>().gemm_matrix != kNoConst;
-    case Op::kInput:
-    case Op::kMotion:
-    case Op::kDataBn:
-    case Op::kBatchNorm:
-    case Op::kRelu:
-    case Op::kAdd:
-    case Op::kGlobalPool:
-    case Op::kPersonMean:
-    case Op::kFcn:
-    case Op::kConvert:
-    case Op::kHead: return false;
-  }
-  return false;
-}
-
-// The weight constant a oneDNN node packs (aggregation: none).
-ConstId packed_weight(const Node& n) {
-  switch (n.op) {
-    case Op::kGcnConv: return n.as<ir::GcnConvAttrs>().weight;
-    case Op::kTemporalConv: return n.as<ir::TemporalConvAttrs>().weight;
-    case Op::kResidualConv: return n.as<ir::ResidualConvAttrs>().weight;
-    default: return kNoConst;
-  }
-}
-
-// The ISA of an implementation, as a name of isa_bits()'s table: oneDNN's implementation
-// names carry more detail ("brg:avx512_core_amx_int8", "jit:avx512_core_bf16_amx_bf16",
-// "brgconv:avx512_core_vnni"); any AMX kernel needs the AMX ISA (and packs for it).
-// A layout record from an engine file is untrusted: before oneDNN sees it, it must describe
-// the same tensor as `want` (rank, dims, type) in a dense blocked layout with bounded blocks,
-// no offsets and only the compensation extras int8 weights carry.
-bool plausible_layout(const dnnl_memory_desc_t& raw, const dnnl_memory_desc_t& want) {
-  if (raw.ndims != want.ndims || raw.ndims < 1 || raw.ndims > DNNL_MAX_NDIMS ||
-      raw.data_type != want.data_type || raw.format_kind != dnnl_blocked || raw.offset0 != 0)
-    return false;
-  for (int i = 0; i < raw.ndims; ++i)
-    if (raw.dims[i] != want.dims[i] || raw.padded_offsets[i] != 0 ||
-        raw.padded_dims[i] < raw.dims[i] || raw.padded_dims[i] > raw.dims[i] + 64 ||
-        raw.format_desc.blocking.strides[i] < 0)
-      return false;
-  const dnnl_blocking_desc_t& b = raw.format_desc.blocking;
-  if (b.inner_nblks < 0 || b.inner_nblks > DNNL_MAX_NDIMS) return false;
-  for (int i = 0; i < b.inner_nblks; ++i)
-    if (b.inner_blks[i] < 1 || b.inner_blks[i] > 64 || b.inner_idxs[i] < 0 ||
-        b.inner_idxs[i] >= raw.ndims)
-      return false;
-  const uint64_t known = dnnl_memory_extra_flag_compensation_conv_s8s8 |
-                         dnnl_memory_extra_flag_scale_adjust |
-                         dnnl_memory_extra_flag_compensation_conv_asymmetric_src;
-  return (raw.extra.flags & ~known) == 0 && raw.extra.compensation_mask >= 0 &&
-         raw.extra.compensation_mask < (1 << DNNL_MAX_NDIMS) &&
-         raw.extra.asymm_compensation_mask >= 0 &&
-         raw.extra.asymm_compensation_mask < (1 << DNNL_MAX_NDIMS) &&
-         std::isfinite(raw.extra.scale_adjust);
-}
-
-// A primitive for `n` that reads weights packed in `packed`. oneDNN picks the packed layout
-// by the threads available when the primitive is created (AMX kernels do): when its own
-// choice differs, ask for a kernel that reads the given layout. False when none does.
-bool prim_for_layout(const Graph& g, const Node& n, const dnnl::memory::desc& packed,
-                     PrimSpec* ps) {
-  *ps = make_prim(g, n);
-  if (ps->pd.weights_desc() == packed) return true;
-  try {
-    *ps = make_prim(g, n, &packed);
-  } catch (const dnnl::error&) {
-    return false;
-  }
-  return ps->pd && ps->pd.weights_desc() == packed;
-}
-
-std::string impl_isa(const dnnl::primitive_desc& pd) {
-  const std::string name = pd.impl_info_str();
-  const auto colon = name.find(':');
-  if (colon == std::string::npos) return std::string();
-  const std::string isa = name.substr(colon + 1);
-  if (isa.find("amx") != std::string::npos) return "avx512_core_amx";
-  for (const char* known :
-       {"avx512_core_bf16", "avx512_core_vnni", "avx512_core", "avx2_vnni", "avx2", "avx", "sse41"})
-    if (isa.rfind(known, 0) == 0) return known;
-  return std::string();
-}
-
-std::vector<uint8_t> md_bytes(const dnnl::memory::desc& md) {
-  std::vector<uint8_t> b(sizeof(dnnl_memory_desc_t));
-  std::memcpy(b.data(), &md.data, b.size());
-  return b;
-}
-
-// Plain FP32 weights of one run into the primitive's layout (int8: divided
-// by the per-channel scales and rounded to s8, with oneDNN's compensation).
-void reorder_weights(const PrimSpec& ps, const float* from, const dnnl::memory::desc& to_md,
-                     void* to) {
-  auto& eng = cpu_engine();
-  dnnl::memory src(ps.plain_weights, eng, const_cast<float*>(from));
-  dnnl::memory dst(to_md, eng, to);
-  dnnl::stream st(eng);
-  // int8: scale each output channel here (the plain layouts are channel-major:
-  // gcn (cin, cout) as `ba`, convs oihw) -- oneDNN's reorders refuse
-  // per-channel scales into the layouts with s8-source compensation.
-  std::vector<float> scaled;
-  if (!ps.weight_inv_scales.empty()) {
-    const size_t cout = ps.weight_inv_scales.size();
-    const size_t per = static_cast<size_t>(ps.plain_weight_floats) / cout;
-    scaled.assign(from, from + ps.plain_weight_floats);
-    for (size_t c = 0; c < cout; ++c)
-      for (size_t i = 0; i < per; ++i) scaled[c * per + i] *= ps.weight_inv_scales[c];
-    src = dnnl::memory(ps.plain_weights, eng, scaled.data());
-  }
-  dnnl::reorder(src, dst).execute(st, src, dst);
-  st.wait();
-}
-
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<uint8_t, AlignedFree>;
-AlignedBuffer aligned_buffer(size_t bytes) {
-  size_t n = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-  void* p = std::aligned_alloc(64, n);
-  if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, n);
-  return AlignedBuffer(static_cast<uint8_t*>(p));
-}
 
 }  // namespace
 
@@ -384,42 +88,6 @@ std::string cpu_isa_name() {
   return "generic";
 }
 
-Status pack_weights(Graph& g, std::string* kernel_isa, bool half_storage) {
-  unsigned required = 0;
-  std::string required_name = "generic";
-  try {
-    for (const Node& n : g.nodes) {
-      if (!uses_onednn(n)) continue;
-      PrimSpec s = make_prim(g, n);
-      std::string isa = impl_isa(s.pd);
-      unsigned bits = isa_bits(isa);
-      if ((bits | required) != required) {
-        required |= bits;
-        required_name = isa;
-      }
-      ConstId wid = packed_weight(n);
-      if (wid == kNoConst) continue;
-      ir::Constant& c = g.constants[wid];
-      if (c.is_packed()) continue;
-      const dnnl::memory::desc packed = s.pd.weights_desc();
-      const size_t per = packed.get_size();
-      c.packed.assign(per * s.runs, 0);
-      for (int k = 0; k < s.runs; ++k)
-        reorder_weights(s, c.data.data() + k * s.plain_weight_floats, packed,
-                        c.packed.data() + k * per);
-      c.layout = md_bytes(packed);
-      c.half = half_storage;  // stored as half in the file, unpacked to FP32 at load
-      c.data.clear();
-      c.data.shrink_to_fit();
-    }
-  } catch (const dnnl::error& e) {
-    return Status(ErrorCode::kInternal, fmt::format("oneDNN: {}", e.what()));
-  }
-  if (kernel_isa) *kernel_isa = required_name;
-  return Status::ok();
-}
-
-// ---- the executable ------------------------------------------------------------------------
 
 struct Step {
   int node = 0;
@@ -462,7 +130,7 @@ std::vector<std::string> Executable::implementations() const {
 }
 
 Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph, int max_batch) {
-  STGCN_RETURN_IF_ERROR(ir::verify(graph));
+  STGCN_RETURN_IF_ERROR(ir::verify(graph, &cpu_backend()));
   if (max_batch < 1) return Status(ErrorCode::kInvalidArgument, "max batch must be >= 1");
   std::shared_ptr<Executable> exe(new Executable());
   exe->impl_ = std::make_unique<Impl>();
@@ -749,6 +417,11 @@ Result<std::unique_ptr<Runner>> Executable::create_runner(int threads) const {
                   fmt::format("out of memory for a {}-byte arena", st.arena_bytes));
   }
   return r;
+}
+
+Result<std::unique_ptr<backend::Context>> Executable::create_context(int threads) const {
+  STGCN_ASSIGN_OR_RETURN(auto r, create_runner(threads));
+  return std::unique_ptr<backend::Context>(std::move(r));
 }
 
 Runner::~Runner() = default;

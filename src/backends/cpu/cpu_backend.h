@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "ir/ir.h"
 #include "passes/memory_plan.h"
 #include "stgcn/status.h"
@@ -41,16 +42,18 @@ Status pack_weights(ir::Graph& g, std::string* kernel_isa, bool half_storage = f
 
 class Runner;
 
-class Executable : public std::enable_shared_from_this<Executable> {
+class Executable final : public backend::Executable,
+                         public std::enable_shared_from_this<Executable> {
  public:
-  ~Executable();
+  ~Executable() override;
   static Result<std::shared_ptr<const Executable>> prepare(const ir::Graph& graph, int max_batch);
   Result<std::unique_ptr<Runner>> create_runner(int threads) const;
-  const ir::Graph& graph() const;
+  Result<std::unique_ptr<backend::Context>> create_context(int threads) const override;
+  const ir::Graph& graph() const override;
   const passes::MemoryPlan& plan() const;
-  int max_batch() const;
+  int max_batch() const override;
   // Names of the oneDNN implementations, per node (empty for our kernels).
-  std::vector<std::string> implementations() const;
+  std::vector<std::string> implementations() const override;
   struct Impl;
   const Impl& impl() const { return *impl_; }
 
@@ -59,15 +62,15 @@ class Executable : public std::enable_shared_from_this<Executable> {
   std::unique_ptr<Impl> impl_;
 };
 
-class Runner {
+class Runner final : public backend::Context {
  public:
-  ~Runner();
+  ~Runner() override;
   // input: batch * (C*T*V*M) floats; output: batch * classes floats.
-  Status run(const float* input, int batch, float* output);
-  void set_profiling(bool on);
+  Status run(const float* input, int batch, float* output) override;
+  void set_profiling(bool on) override;
   // Milliseconds per graph node accumulated since profiling was switched on.
-  const std::vector<double>& node_ms() const;
-  int64_t arena_bytes() const;
+  const std::vector<double>& node_ms() const override;
+  int64_t arena_bytes() const override;
   // oneDNN primitive executions per sample.
   int onednn_calls_per_sample() const;
   // Testing: skip the oneDNN executions (our own kernels still run), to
@@ -76,8 +79,7 @@ class Runner {
   // Calibration: called after every node with (node index, sample in the
   // batch, the node's output bytes). With two streams running concurrently it
   // is called from both stream threads (for nodes of different streams).
-  using Observer = std::function<void(int node, int sample, const void* data)>;
-  void set_observer(Observer observer);
+  void set_observer(Observer observer) override;
   struct State;
 
  private:
@@ -85,5 +87,8 @@ class Runner {
   Runner() = default;
   std::unique_ptr<State> state_;
 };
+
+// The CPU backend behind the seam (backends/backend.h); backend::cpu() returns it.
+const backend::Backend& cpu_backend();
 
 }  // namespace stgcn::cpu

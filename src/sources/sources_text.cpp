@@ -8,9 +8,9 @@
 #include <optional>
 #include <utility>
 
-#include "stream/sources_internal.h"
+#include "sources/sources_internal.h"
 
-namespace stgcn::sources_detail {
+namespace stgcn::sources {
 
 namespace {
 
@@ -600,4 +600,4 @@ Result<std::unique_ptr<SourceBase>> make_ntu_source(const std::string& path,
   return std::unique_ptr<SourceBase>(std::move(src));
 }
 
-}  // namespace stgcn::sources_detail
+}  // namespace stgcn::sources

@@ -17,12 +17,12 @@
 
 #include "io/files.h"
 #include "stgcn/graph.h"
-#include "stream/sources_internal.h"
+#include "sources/sources_internal.h"
 
 namespace stgcn {
 
 namespace fs = std::filesystem;
-using namespace sources_detail;
+using namespace sources;
 
 // ---------------------------------------------------------------------------
 // Format names.
@@ -120,7 +120,7 @@ bool is_mediapipe(std::string_view l) { return l == "mediapipe" || l == "blazepo
 
 }  // namespace
 
-namespace sources_detail {
+namespace sources {
 
 int layout_joints(std::string_view name) {
   if (name == "body_25") return 25;
@@ -360,7 +360,7 @@ Result<bool> SourceBase::next(Frame& frame) {
   }
 }
 
-}  // namespace sources_detail
+}  // namespace sources
 
 void FrameSource::report(const std::string& where, const std::string& message) {
   ++errors_;

@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "stream/runtime_impl.h"
+#include "runtime/runtime_impl.h"
 
 namespace stgcn {
 
@@ -185,7 +185,10 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
       slots.push_back(j.step_slots[i]);
       frames.push_back(j.data.data() + i * cv);
     }
-  cm->step(slots, frames);
+  if (Status st = cm->step(slots, frames); !st.is_ok()) {
+    std::fprintf(stderr, "stgcn: error: continual step: %s\n", escape_control(st.message()).c_str());
+    return;
+  }
   batches++;
   samples += static_cast<int64_t>(slots.size());
   if (!opt.lookahead) {
@@ -201,8 +204,13 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
           event_slots.push_back(s);
   std::vector<std::vector<float>> feats;
   std::vector<char> ok;
-  cm->features_lookahead(event_slots, worker * streaming::ContinualModel::kLookaheadChunk, feats,
-                         ok);
+  if (Status st = cm->features_lookahead(event_slots, worker * backend::Streaming::kLookaheadChunk,
+                                         feats, ok);
+      !st.is_ok()) {
+    std::fprintf(stderr, "stgcn: error: continual lookahead: %s\n",
+                 escape_control(st.message()).c_str());
+    return;
+  }
   std::map<int, const std::vector<float>*> ready;
   for (size_t i = 0; i < event_slots.size(); ++i)
     if (ok[i]) ready[event_slots[i]] = &feats[i];
@@ -231,13 +239,19 @@ void StreamRuntime::Impl::classify_continual(
       }
     }
     if (!ready) continue;
-    cm->logits(persons, logits);
+    if (Status st = cm->logits(persons, logits); !st.is_ok()) {
+      std::fprintf(stderr, "stgcn: error: continual logits: %s\n",
+                   escape_control(st.message()).c_str());
+      continue;
+    }
     deliver(job, e, logits.data());
   }
 }
 
 void StreamRuntime::Impl::run_final(Job& job) {
-  for (int s : job.flush_slots) cm->flush(s);
+  for (int s : job.flush_slots)
+    if (Status st = cm->flush(s); !st.is_ok())
+      std::fprintf(stderr, "stgcn: error: continual flush: %s\n", escape_control(st.message()).c_str());
   if (!job.flush_slots.empty()) batches++;
   classify_continual(job, nullptr);
   release_slots(job.release_slots);

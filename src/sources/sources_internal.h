@@ -12,7 +12,7 @@
 
 #include "stgcn/sources.h"
 
-namespace stgcn::sources_detail {
+namespace stgcn::sources {
 
 // One record as the format holds it, in the source's joint layout.
 struct RawFrame {
@@ -112,4 +112,4 @@ LineRead read_line(std::istream& in, std::string& out, size_t max_bytes);
 // be scanned); used by format detection.
 std::vector<std::string> json_top_level_keys(std::string_view text);
 
-}  // namespace stgcn::sources_detail
+}  // namespace stgcn::sources

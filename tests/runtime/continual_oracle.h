@@ -1,3 +1,7 @@
+// The test oracle of continual mode: the first, hand-lowered continual implementation (it
+// built its own weights from the Model, FP32, plain GEMM loops here), kept to check that
+// the backend's lowering of the engine graph (backends/cpu/streaming*) answers the same.
+//
 // Continual (streaming) ST-GCN inference, after Hedegaard et al., "Continual
 // Spatio-Temporal Graph Convolutional Networks" (Pattern Recognition 2023):
 // every new frame of a track flows through the network once. Each temporal
@@ -22,7 +26,7 @@
 #include "stgcn/model.h"
 #include "stgcn/status.h"
 
-namespace stgcn::streaming {
+namespace stgcn::oracle {
 
 class ContinualModel {
  public:
@@ -74,4 +78,4 @@ class ContinualModel {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace stgcn::streaming
+}  // namespace stgcn::oracle

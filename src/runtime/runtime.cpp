@@ -7,7 +7,8 @@
 #include <cstring>
 #include <thread>
 
-#include "stream/runtime_impl.h"
+#include "runtime/continual.h"
+#include "runtime/runtime_impl.h"
 
 namespace stgcn {
 
@@ -85,9 +86,9 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create(std::shared_ptr<con
   return rt;
 }
 
-Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(const Model& model, int T,
-                                                                       int M,
-                                                                       StreamOptions options) {
+namespace {
+
+Status check_continual_options(int M, StreamOptions& options) {
   if (M < 1 || M > 16) return invalid_argument(fmt::format("M={} must be in [1, 16]", M));
   if (options.max_tracks < 1)
     return invalid_argument(fmt::format("max_tracks {} must be >= 1", options.max_tracks));
@@ -97,23 +98,49 @@ Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(const Mod
   }
   if (options.workers < 1 || options.workers > 64)
     return invalid_argument("workers must be in [0, 64]");
-  auto cm = streaming::ContinualModel::create(
-      model, T, options.max_tracks,
-      options.lookahead ? options.workers * streaming::ContinualModel::kLookaheadChunk : 0);
-  if (!cm.is_ok()) return cm.status();
+  if (options.max_batch < 0) return invalid_argument("max_batch must be >= 0");
+  return Status::ok();
+}
+
+int lookahead_slots(const StreamOptions& options) {
+  return options.lookahead ? options.workers * backend::Streaming::kLookaheadChunk : 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(const Model& model, int T,
+                                                                       int M,
+                                                                       StreamOptions options) {
+  STGCN_RETURN_IF_ERROR(check_continual_options(M, options));
+  STGCN_ASSIGN_OR_RETURN(
+      auto cm, runtime::continual_from_model(model, T, options.max_tracks, lookahead_slots(options)));
+  return continual(std::move(cm), T, M, std::move(options));
+}
+
+Result<std::unique_ptr<StreamRuntime>> StreamRuntime::create_continual(
+    std::shared_ptr<const Engine> engine, StreamOptions options) {
+  if (!engine) return invalid_argument("no engine");
+  const EngineInfo& info = engine->info();
+  STGCN_RETURN_IF_ERROR(check_continual_options(info.M, options));
+  STGCN_ASSIGN_OR_RETURN(auto cm, runtime::continual_from_engine(*engine, options.max_tracks,
+                                                                 lookahead_slots(options)));
+  return continual(std::move(cm), info.T, info.M, std::move(options));
+}
+
+Result<std::unique_ptr<StreamRuntime>> StreamRuntime::continual(
+    std::unique_ptr<backend::Streaming> cm, int T, int M, StreamOptions options) {
   std::unique_ptr<StreamRuntime> rt(new StreamRuntime());
   Impl& m = *rt->impl_;
   m.opt = std::move(options);
   m.opt.mode = StreamMode::kContinual;
   m.mode = StreamMode::kContinual;
-  m.cm = std::move(cm).value();
+  m.cm = std::move(cm);
   m.T = T;
   m.M = M;
-  m.V = model.spec.V();
-  m.C = model.spec.C();
-  m.num_class = model.spec.num_class();
+  m.V = m.cm->V();
+  m.C = m.cm->C();
+  m.num_class = m.cm->num_class();
   m.macs = m.cm->macs_per_step();
-  if (m.opt.max_batch < 0) return invalid_argument("max_batch must be >= 0");
   m.max_batch = m.opt.max_batch > 0 ? m.opt.max_batch : 64;
   STGCN_RETURN_IF_ERROR(m.init());
   for (int s = m.opt.max_tracks - 1; s >= 0; --s) m.free_slots.push_back(s);

@@ -1,23 +1,27 @@
-#include "stream/continual.h"
+#include "runtime/continual_oracle.h"
 
 #include <fmt/format.h>
-#include <oneapi/dnnl/dnnl.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
 
-namespace stgcn::streaming {
+namespace stgcn::oracle {
 namespace {
 
-// Row-major C = A * B (+ C when accumulate), oneDNN's sgemm.
+// Row-major C = A * B (+ C when accumulate): plain loops (an oracle, not a kernel).
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, bool accumulate, float* C, int64_t ldc) {
-  dnnl_status_t st =
-      dnnl_sgemm('N', 'N', M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
-  STGCN_CHECK(st == dnnl_success);
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (!accumulate) std::fill(c, c + N, 0.0f);
+    for (int64_t k = 0; k < K; ++k) {
+      const float a = A[i * lda + k];
+      const float* b = B + k * ldb;
+      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+    }
+  }
 }
 
 void bn_affine(const BatchNorm& bn, std::vector<double>& scale, std::vector<double>& shift) {
@@ -119,7 +123,6 @@ struct ContinualModel::Impl {
              b.a.data() + static_cast<size_t>(k) * V * V, V, k > 0, sc.z.data(), V);
       float* z = sc.z.data();
       const std::vector<int>& slots = act;
-#pragma omp parallel for
       for (int c = 0; c < b.cout; ++c) {
         const float* bias = b.b1.data() + static_cast<size_t>(c) * V;
         for (int64_t i = 0; i < nb; ++i) {
@@ -156,7 +159,6 @@ struct ContinualModel::Impl {
     const int64_t nd = static_cast<int64_t>(act.size()), dcols = nd * V;
     ensure(sc.x9, static_cast<size_t>(b.kt) * b.cout * dcols);
     float* x9 = sc.x9.data();
-#pragma omp parallel for collapse(2)
     for (int64_t i = 0; i < nd; ++i)
       for (int j = 0; j < b.kt; ++j) {
         const int64_t tj = due_t[i] - (b.kt - 1) + j;  // >= -pl: the zero left padding
@@ -192,7 +194,6 @@ struct ContinualModel::Impl {
     ensure(xin, static_cast<size_t>(b.cout) * dcols);
     float* out = xin.data();
     const bool conv_res = b.res == ResidualKind::kConv;
-#pragma omp parallel for
     for (int c = 0; c < b.cout; ++c) {
       const float bias = b.bt[c] + (conv_res ? b.br[c] : 0.0f);
       for (int64_t k = 0; k < dcols; ++k)
@@ -572,4 +573,4 @@ void ContinualModel::logits(std::span<const std::vector<float>* const> persons,
   }
 }
 
-}  // namespace stgcn::streaming
+}  // namespace stgcn::oracle

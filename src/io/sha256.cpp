@@ -1,4 +1,4 @@
-#include "export_sha256.h"
+#include "io/sha256.h"
 
 #include <openssl/evp.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-namespace stgcn::onnx_export {
+namespace stgcn::io {
 namespace {
 
 struct DigestDeleter {
@@ -67,4 +67,4 @@ Result<std::string> sha256_file_hex(const std::string& path) {
   return finish_digest(ctx.get());
 }
 
-}  // namespace stgcn::onnx_export
+}  // namespace stgcn::io

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "stgcn/stream.h"
-#include "stream/continual.h"
+#include "backends/backend.h"
 
 namespace stgcn {
 
@@ -93,7 +93,7 @@ struct StreamRuntime::Impl {
   StreamOptions opt;
   StreamMode mode = StreamMode::kWindow;
   std::shared_ptr<const Engine> engine;
-  std::unique_ptr<streaming::ContinualModel> cm;
+  std::unique_ptr<backend::Streaming> cm;  // continual mode
   int T = 0, M = 0, V = 0, C = 0, num_class = 0, hop = 1, min_frames = 1, max_batch = 1;
   bool by_stream = false;
   std::vector<int> channels;  // per model channel: 0 x, 1 y, 2 z, 3 confidence

@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "stream/sources_internal.h"
+#include "sources/sources_internal.h"
 
-namespace stgcn::sources_detail {
+namespace stgcn::sources {
 namespace {
 
 using json = nlohmann::json;
@@ -117,4 +117,4 @@ Result<std::unique_ptr<SourceBase>> make_kinetics_source(const std::string& path
   return std::unique_ptr<SourceBase>(std::move(src));
 }
 
-}  // namespace stgcn::sources_detail
+}  // namespace stgcn::sources

@@ -13,9 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "stream/sources_internal.h"
+#include "sources/sources_internal.h"
 
-namespace stgcn::sources_detail {
+namespace stgcn::sources {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -707,4 +707,4 @@ Result<std::unique_ptr<SourceBase>> make_mediapipe_json_source(const std::string
   return std::unique_ptr<SourceBase>(std::move(src));
 }
 
-}  // namespace stgcn::sources_detail
+}  // namespace stgcn::sources
