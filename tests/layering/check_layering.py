@@ -90,13 +90,13 @@ def main(root):
                         a = area_of(rel)
                         if a and not allowed(header, ALLOWED.get(a, {a})):
                             bad.append(f"{rel}: area '{a}' includes \"{header}\"")
-                    elif top in ("tests", "fuzz"):
+                    elif top in ("tests", "fuzz", "bench"):
                         if os.path.exists(os.path.join(root, "tests", header)):
                             continue  # the tests' own helpers
                         if header not in TEST_HEADERS:
                             bad.append(f"{rel}: includes the internal \"{header}\" (not a "
                                        "documented internal header)")
-                    elif top in ("tools", "bench", "examples", "include"):
+                    elif top in ("tools", "examples", "include"):
                         if header not in TOOL_HEADERS:
                             bad.append(f"{rel}: includes the internal \"{header}\"")
     for line in bad:

@@ -1,6 +1,11 @@
+// The first continual implementation, unchanged but for its namespace: the oracle of the
+// backend's continual lowering (tests/runtime/test_continual.cpp) and the baseline of
+// bench/continual_step.cpp. Test and benchmark code: it may use oneDNN's sgemm directly.
 #include "runtime/continual_oracle.h"
 
 #include <fmt/format.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,18 +15,12 @@
 namespace stgcn::oracle {
 namespace {
 
-// Row-major C = A * B (+ C when accumulate): plain loops (an oracle, not a kernel).
+// Row-major C = A * B (+ C when accumulate), oneDNN's sgemm.
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, bool accumulate, float* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i) {
-    float* c = C + i * ldc;
-    if (!accumulate) std::fill(c, c + N, 0.0f);
-    for (int64_t k = 0; k < K; ++k) {
-      const float a = A[i * lda + k];
-      const float* b = B + k * ldb;
-      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
-    }
-  }
+  dnnl_status_t st =
+      dnnl_sgemm('N', 'N', M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc);
+  STGCN_CHECK(st == dnnl_success);
 }
 
 void bn_affine(const BatchNorm& bn, std::vector<double>& scale, std::vector<double>& shift) {
@@ -123,6 +122,7 @@ struct ContinualModel::Impl {
              b.a.data() + static_cast<size_t>(k) * V * V, V, k > 0, sc.z.data(), V);
       float* z = sc.z.data();
       const std::vector<int>& slots = act;
+#pragma omp parallel for
       for (int c = 0; c < b.cout; ++c) {
         const float* bias = b.b1.data() + static_cast<size_t>(c) * V;
         for (int64_t i = 0; i < nb; ++i) {
@@ -159,6 +159,7 @@ struct ContinualModel::Impl {
     const int64_t nd = static_cast<int64_t>(act.size()), dcols = nd * V;
     ensure(sc.x9, static_cast<size_t>(b.kt) * b.cout * dcols);
     float* x9 = sc.x9.data();
+#pragma omp parallel for collapse(2)
     for (int64_t i = 0; i < nd; ++i)
       for (int j = 0; j < b.kt; ++j) {
         const int64_t tj = due_t[i] - (b.kt - 1) + j;  // >= -pl: the zero left padding
@@ -194,6 +195,7 @@ struct ContinualModel::Impl {
     ensure(xin, static_cast<size_t>(b.cout) * dcols);
     float* out = xin.data();
     const bool conv_res = b.res == ResidualKind::kConv;
+#pragma omp parallel for
     for (int c = 0; c < b.cout; ++c) {
       const float bias = b.bt[c] + (conv_res ? b.br[c] : 0.0f);
       for (int64_t k = 0; k < dcols; ++k)

@@ -1,5 +1,5 @@
 // The test oracle of continual mode: the first, hand-lowered continual implementation (it
-// built its own weights from the Model, FP32, plain GEMM loops here), kept to check that
+// built its own weights from the Model, FP32 on oneDNN's sgemm), kept to check that
 // the backend's lowering of the engine graph (backends/cpu/streaming*) answers the same.
 //
 // Continual (streaming) ST-GCN inference, after Hedegaard et al., "Continual

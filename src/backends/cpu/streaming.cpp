@@ -18,14 +18,27 @@ namespace {
 
 using ir::DType;
 
-float load(const uint8_t* p, DType t, float scale, int64_t i) {
+// Sums a frame's (V, C) rows over the joints (int8: in quantisation steps).
+template <typename T>
+void sum_rows(const T* x, int64_t V, int64_t C, float* out) {
+  std::fill(out, out + C, 0.f);
+  for (int64_t v = 0; v < V; ++v)
+    for (int64_t c = 0; c < C; ++c) out[c] += static_cast<float>(x[v * C + c]);
+}
+
+void pool_joints(const uint8_t* x, DType t, int64_t V, int64_t C, float* out) {
   switch (t) {
-    case DType::kF32: return reinterpret_cast<const float*>(p)[i];
-    case DType::kBF16: return bfloat16_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
-    case DType::kU8: return static_cast<float>(p[i]) * scale;
-    case DType::kS8: return static_cast<float>(reinterpret_cast<const int8_t*>(p)[i]) * scale;
+    case DType::kF32: sum_rows(reinterpret_cast<const float*>(x), V, C, out); return;
+    case DType::kU8: sum_rows(x, V, C, out); return;
+    case DType::kS8: sum_rows(reinterpret_cast<const int8_t*>(x), V, C, out); return;
+    case DType::kBF16: {
+      std::fill(out, out + C, 0.f);
+      const uint16_t* b = reinterpret_cast<const uint16_t*>(x);
+      for (int64_t v = 0; v < V; ++v)
+        for (int64_t c = 0; c < C; ++c) out[c] += bfloat16_to_float(b[v * C + c]);
+      return;
+    }
   }
-  return 0.f;
 }
 
 // The rows of a round that a temporal conv's flush pads: slots and their last real output.
@@ -258,7 +271,7 @@ class CpuStreaming final : public backend::Streaming {
         }
         case Kind::kTemporal: {
           const int64_t cin = iv.shape[3], eb = ir::dtype_bytes(iv.dtype);
-          const int64_t row = cin * eb, ring_v = 2 * op.kt * row;  // bytes per joint's ring
+          const int64_t row = cin * eb, ring_v = op.kt * row;  // bytes per joint's ring
           std::vector<int> due;
           int64_t nd = 0;
           for (int64_t r = 0; r < nl; ++r) {
@@ -272,16 +285,21 @@ class CpuStreaming final : public backend::Streaming {
                 std::memset(a, 0, static_cast<size_t>(row));
               else
                 std::memcpy(a, in + r * vin.frame_bytes + v * row, static_cast<size_t>(row));
-              std::memcpy(a + op.kt * row, a, static_cast<size_t>(row));
             }
             if (t < op.pr || (t - op.pr) % op.stride != 0) continue;
             const int64_t tau = (t - op.pr) / op.stride;
             if (padding && tau > pad->limit[r]) continue;
+            // The window, oldest frame first: ring positions p0 .. kt-1, then 0 .. p0-1.
             const int64_t p0 = (t + op.pl + 1) % op.kt;
+            const size_t head = static_cast<size_t>((op.kt - p0) * row);
+            const size_t tail = static_cast<size_t>(p0 * row);
             uint8_t* dst = w.gather.get() + nd * V * op.kt * row;
-            for (int64_t v = 0; v < V; ++v)
-              std::memcpy(dst + v * op.kt * row, ring + v * ring_v + p0 * row,
-                          static_cast<size_t>(op.kt * row));
+            for (int64_t v = 0; v < V; ++v) {
+              const uint8_t* jr = ring + v * ring_v;
+              uint8_t* d = dst + v * op.kt * row;
+              std::memcpy(d, jr + p0 * row, head);
+              if (tail) std::memcpy(d + head, jr, tail);
+            }
             if (op.res >= 0) {
               const int64_t fb = p.values[op.res].frame_bytes;
               std::memcpy(out + nd * vout.frame_bytes,
@@ -297,17 +315,16 @@ class CpuStreaming final : public backend::Streaming {
         }
         case Kind::kHead: {
           const int64_t Cl = op.channels;
+          w.pooled.resize(static_cast<size_t>(Cl));
+          const float inv = 1.f / static_cast<float>(V);
           for (int64_t r = 0; r < nl; ++r) {
             const int slot = in_lanes[r];
             int64_t& h = meta[slot].counters[op.counter];
             float* dst = reinterpret_cast<float*>(slot_ptr(slot) + op.head_off) +
                          (h % op.t_last) * Cl;
-            const uint8_t* x = in + r * vin.frame_bytes;
-            for (int64_t c = 0; c < Cl; ++c) {
-              double sum = 0;
-              for (int64_t v = 0; v < V; ++v) sum += load(x, iv.dtype, iv.scale, v * Cl + c);
-              dst[c] = static_cast<float>(sum / static_cast<double>(V));
-            }
+            pool_joints(in + r * vin.frame_bytes, iv.dtype, V, Cl, w.pooled.data());
+            const float step = ir::is_int8(iv.dtype) ? iv.scale : 1.f;
+            for (int64_t c = 0; c < Cl; ++c) dst[c] = w.pooled[c] * step * inv;
             ++h;
           }
           break;

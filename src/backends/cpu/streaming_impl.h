@@ -12,8 +12,8 @@
 
 namespace stgcn::cpu::streaming {
 
-// Tracks per GEMM call: a batch of k tracks runs as pieces of 16, 8, 4, 2, 1.
-inline constexpr int kPieces = 5;
+// Tracks per GEMM call: a batch of k tracks runs as pieces of 32, 16, 8, 4, 2, 1.
+inline constexpr int kPieces = 6;
 inline constexpr int kMaxLanes = 1 << (kPieces - 1);
 
 enum class Kind { kInput, kMotion, kDataBn, kGcn, kAggregate, kTemporal, kResidualConv, kConvert,
@@ -36,7 +36,7 @@ struct StepOp {
   Gemm gemm;
   // temporal conv
   int kt = 1, stride = 1, pl = 0, pr = 0;
-  int64_t ring_off = 0;      // slot bytes: (V, 2 kt, Cin) input frames, each written twice
+  int64_t ring_off = 0;      // slot bytes: (V, kt, Cin) input frames, frame t at (t + pl) % kt
   int64_t res_off = 0;       // slot bytes: R residual frames
   int R = 1;
   int counter = -1;          // index in SlotMeta::counters (frames of `in` seen)
@@ -72,6 +72,7 @@ struct Workspace {
     bool ready = false;
   };
   std::vector<std::array<Bound, kPieces>> bound;  // per step op, per piece size
+  std::vector<float> pooled;                      // the head's sums over the joints
 };
 
 struct Program {

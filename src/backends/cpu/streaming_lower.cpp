@@ -386,7 +386,7 @@ Status lower(const Graph& graph, Program& p) {
         rate[n.output] = rate[op.in] / op.stride;
         p.macs += static_cast<int64_t>(rate[n.output] * static_cast<double>(V * taps * cout));
         if (tcn) {
-          op.ring_off = take(V * 2 * kt * cin * ir::dtype_bytes(iv->dtype));
+          op.ring_off = take(V * kt * cin * ir::dtype_bytes(iv->dtype));
           p.gather_bytes = std::max(p.gather_bytes,
                                     kMaxLanes * V * taps * ir::dtype_bytes(iv->dtype));
           if (op.res >= 0) {
