@@ -78,17 +78,24 @@ def main():
                     help="continual pipeline delay in frames (seed model: 76; causal: 0)")
     ap.add_argument("--no-lookahead", action="store_true",
                     help="skip the --lookahead runs (pointless for a causal model)")
+    ap.add_argument("--continual-model", default="",
+                    help="model or engine for the continual runs (default: --model); e.g. an "
+                         "INT8 engine against the FP32 window")
+    ap.add_argument("--only-a", action="store_true",
+                    help="only the 300 one-sequence streams (skip the long streams)")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
+    cmodel = a.continual_model or a.model
     result = {}
     with tempfile.TemporaryDirectory() as tmp:
         # A: 300 sequences, one stream each.
         da = os.path.join(tmp, "a")
         truth = make_streams(da, 300, 1)
         win, win_s = run(a.cli, a.model, truth, da, "window", 1, os.path.join(tmp, "wa.jsonl"))
-        con, con_s = run(a.cli, a.model, truth, da, "continual", 1, os.path.join(tmp, "ca.jsonl"))
+        con, con_s = run(a.cli, cmodel, truth, da, "continual", 1, os.path.join(tmp, "ca.jsonl"),
+                         ["--labels", os.path.join(os.path.dirname(a.model), "classes.json")])
         cla, cla_s = ([], 0.0) if a.no_lookahead else run(
-            a.cli, a.model, truth, da, "continual", 1, os.path.join(tmp, "cla.jsonl"),
+            a.cli, cmodel, truth, da, "continual", 1, os.path.join(tmp, "cla.jsonl"),
             ["--lookahead"])
         label = {s["stream"]: s["segments"][0]["label"] for s in truth["streams"]}
         # The last event of each stream (frame 149, or the track's last
@@ -114,6 +121,7 @@ def main():
         agree_la = sum(w[s] == c_la[s] for s in live_la) / len(live_la) if live_la else None
         acc = lambda d: sum(d[s] == label[s] for s in d) / len(d)
         result["model"] = os.path.relpath(a.model, ROOT)
+        result["continual_model"] = os.path.relpath(cmodel, ROOT)
         result["A"] = {"sequences": n, "live_events": len(live), "window_accuracy": acc(w),
                        "continual_live_accuracy": acc(c_live),
                        "continual_final_accuracy": acc(c_final),
@@ -121,6 +129,18 @@ def main():
                        "agreement_live_lookahead": agree_la,
                        "continual_lookahead_seconds": cla_s,
                        "window_seconds": win_s, "continual_seconds": con_s}
+        if a.only_a:
+            ra = result["A"]
+            print(f"A. {ra['sequences']} test sequences: window accuracy "
+                  f"{100 * ra['window_accuracy']:.2f} %, continual live "
+                  f"{100 * ra['continual_live_accuracy']:.2f} %; agreement at the last frame: "
+                  f"live {100 * ra['agreement_live']:.2f} % (of {ra['live_events']}), final "
+                  f"{100 * ra['agreement_final']:.2f} %")
+            if a.json:
+                with open(a.json, "w") as f:
+                    json.dump(result, f, indent=2)
+                    f.write("\n")
+            return
         # B: long streams, events every hop frames once a full window exists.
         db = os.path.join(tmp, "b")
         truth = make_streams(db, a.long_streams, a.segments, one_track=True)

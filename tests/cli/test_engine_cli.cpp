@@ -38,10 +38,12 @@ TEST_F(EngineCli, BuildInspectInferMatchesPyTorch) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("precision:        fp32"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("temporal_conv(%s0.b1.agg, %s0.b0.tcn)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("continual mode:   yes"), std::string::npos) << r.out;
   r = run("inspect '" + engine + "' --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["T"], 150);
+  EXPECT_EQ(j["continual"], true);
   EXPECT_EQ(j["max_batch"], 2);
   EXPECT_EQ(j["format_version"], 1);
   r = run("infer '" + engine + "' -i '" + kDemoInput + "' -o '" + path("y.npy") + "' --threads 2");

@@ -179,6 +179,8 @@ std::string engine_summary(const Engine& e, const std::string& path) {
   out += fmt::format("weights:          {:.2f} MB packed\n", i.weights_bytes / 1e6);
   out += fmt::format("activations:      {:.2f} MB arena per context\n", i.arena_bytes / 1e6);
   out += fmt::format("file size:        {:.2f} MB\n", i.file_bytes / 1e6);
+  out += fmt::format("continual mode:   {}\n",
+                     i.continual ? "yes (stgcn run --mode continual)" : "no: " + i.continual_note);
   out += fmt::format("passes applied:   {}\n", fmt::join(i.passes_applied, ", "));
   if (!i.passes_disabled.empty())
     out += fmt::format("passes disabled:  {}\n", fmt::join(i.passes_disabled, ", "));
@@ -213,6 +215,8 @@ nlohmann::json engine_json(const Engine& e, const std::string& path) {
           {"file_bytes", i.file_bytes},
           {"passes_applied", i.passes_applied},
           {"passes_disabled", i.passes_disabled},
+          {"continual", i.continual},
+          {"continual_note", i.continual_note},
           {"layer_precisions", i.layer_precisions},
           {"quantization",
            nlohmann::json::parse(i.quantization_json.empty() ? "null" : i.quantization_json,
