@@ -193,7 +193,10 @@ int run_stream_bench(const EngineFlags& flags, const StreamBenchFlags& b, const 
              "hop", "tracks", "p50 ms", "p99 ms", "mean batch", "MACs/frame", "ms/frame");
   for (const std::string& mode_name : b.modes) {
     const StreamMode mode = *parse_stream_mode(mode_name);
-    const std::string precision = flags.precision;
+    // An engine file runs in its own precision.
+    std::string precision = flags.precision;
+    if (is_engine_path(flags.model.path))
+      if (auto e = Engine::load(flags.model.path); e.is_ok()) precision = (*e)->info().precision;
     EngineFlags f = flags;
     int64_t macs_frame = 0;
     {

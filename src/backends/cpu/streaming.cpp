@@ -272,8 +272,9 @@ class CpuStreaming final : public backend::Streaming {
         case Kind::kTemporal: {
           const int64_t cin = iv.shape[3], eb = ir::dtype_bytes(iv.dtype);
           const int64_t row = cin * eb, ring_v = op.kt * row;  // bytes per joint's ring
+          const int64_t window = V * op.kt * row;               // one track's gathered rows
           std::vector<int> due;
-          int64_t nd = 0;
+          std::vector<int64_t> due_t, due_tau;
           for (int64_t r = 0; r < nl; ++r) {
             const int slot = in_lanes[r];
             uint8_t* ring = slot_ptr(slot) + op.ring_off;
@@ -289,27 +290,41 @@ class CpuStreaming final : public backend::Streaming {
             if (t < op.pr || (t - op.pr) % op.stride != 0) continue;
             const int64_t tau = (t - op.pr) / op.stride;
             if (padding && tau > pad->limit[r]) continue;
-            // The window, oldest frame first: ring positions p0 .. kt-1, then 0 .. p0-1.
-            const int64_t p0 = (t + op.pl + 1) % op.kt;
-            const size_t head = static_cast<size_t>((op.kt - p0) * row);
-            const size_t tail = static_cast<size_t>(p0 * row);
-            uint8_t* dst = w.gather.get() + nd * V * op.kt * row;
-            for (int64_t v = 0; v < V; ++v) {
-              const uint8_t* jr = ring + v * ring_v;
-              uint8_t* d = dst + v * op.kt * row;
-              std::memcpy(d, jr + p0 * row, head);
-              if (tail) std::memcpy(d + head, jr, tail);
-            }
-            if (op.res >= 0) {
-              const int64_t fb = p.values[op.res].frame_bytes;
-              std::memcpy(out + nd * vout.frame_bytes,
-                          slot_ptr(slot) + op.res_off + (tau % op.R) * fb, static_cast<size_t>(fb));
-            }
             due.push_back(slot);
-            ++nd;
+            due_t.push_back(t);
+            due_tau.push_back(tau);
           }
-          STGCN_RETURN_IF_ERROR(gemm(w, i, nd, w.gather.get(), V * op.kt * row, out,
-                                     vout.frame_bytes));
+          // Gather and multiply a few tracks at a time, so that the gathered windows are still
+          // in the core's L2 when the matmul reads them (the rings themselves come from DRAM).
+          const int64_t nd = static_cast<int64_t>(due.size());
+          int64_t sub = 1;  // a power of two: one matmul piece per sub-batch
+          while (sub * 2 <= kMaxLanes && sub * 2 * window <= kGatherBudget) sub *= 2;
+          for (int64_t at = 0; at < nd; at += sub) {
+            const int64_t n = std::min(sub, nd - at);
+            for (int64_t k = 0; k < n; ++k) {
+              const int slot = due[at + k];
+              const uint8_t* ring = slot_ptr(slot) + op.ring_off;
+              // The window, oldest frame first: ring positions p0 .. kt-1, then 0 .. p0-1.
+              const int64_t p0 = (due_t[at + k] + op.pl + 1) % op.kt;
+              const size_t head = static_cast<size_t>((op.kt - p0) * row);
+              const size_t tail = static_cast<size_t>(p0 * row);
+              uint8_t* dst = w.gather.get() + k * window;
+              for (int64_t v = 0; v < V; ++v) {
+                const uint8_t* jr = ring + v * ring_v;
+                uint8_t* d = dst + v * op.kt * row;
+                std::memcpy(d, jr + p0 * row, head);
+                if (tail) std::memcpy(d + head, jr, tail);
+              }
+              if (op.res >= 0) {
+                const int64_t fb = p.values[op.res].frame_bytes;
+                std::memcpy(out + (at + k) * vout.frame_bytes,
+                            slot_ptr(slot) + op.res_off + (due_tau[at + k] % op.R) * fb,
+                            static_cast<size_t>(fb));
+              }
+            }
+            STGCN_RETURN_IF_ERROR(gemm(w, i, n, w.gather.get(), window,
+                                       out + at * vout.frame_bytes, vout.frame_bytes));
+          }
           out_lanes = std::move(due);
           break;
         }

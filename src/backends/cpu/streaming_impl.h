@@ -15,6 +15,8 @@ namespace stgcn::cpu::streaming {
 // Tracks per GEMM call: a batch of k tracks runs as pieces of 32, 16, 8, 4, 2, 1.
 inline constexpr int kPieces = 6;
 inline constexpr int kMaxLanes = 1 << (kPieces - 1);
+// Bytes of gathered temporal-conv windows per matmul: small enough to stay in a core's L2.
+inline constexpr int64_t kGatherBudget = 1024 * 1024;
 
 enum class Kind { kInput, kMotion, kDataBn, kGcn, kAggregate, kTemporal, kResidualConv, kConvert,
                   kHead, kSkip };
