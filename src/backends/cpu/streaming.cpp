@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <mutex>
 
@@ -144,30 +145,36 @@ class CpuStreaming final : public backend::Streaming {
     return b;
   }
 
-  // One matmul over `lanes` tracks, as pieces of 16, 8, ... tracks: src/dst advance by a
-  // track's bytes per piece (the aggregation's activations are its weights).
+  // One matmul over `lanes` tracks (<= kMaxLanes): the largest piece that fits, then the rest
+  // as one piece rounded up to a power of two, so at most two calls per op. The rows of the
+  // rounding are spare rows of the workspace buffers (sized for kMaxLanes tracks): computed,
+  // never read. src/dst advance by a track's bytes (the aggregation's activations are its
+  // weights).
   Status gemm(Workspace& w, size_t op_index, int64_t lanes, const uint8_t* src,
               int64_t src_lane, uint8_t* dst, int64_t dst_lane) {
+    if (lanes <= 0) return Status::ok();
+    STGCN_CHECK(lanes <= kMaxLanes);
     const StepOp& op = p.ops[op_index];
     const bool aggregate = op.kind == Kind::kAggregate;
-    int64_t done = 0;
-    for (int piece = kPieces - 1; piece >= 0; --piece) {
-      const int64_t n = int64_t{1} << piece;
-      while (lanes - done >= n) {
-        Workspace::Bound& b = bound(w, op_index, piece);
-        void* s = const_cast<uint8_t*>(src + done * src_lane);
-        (aggregate ? b.wei : b.src).set_data_handle(s);
-        b.dst.set_data_handle(dst + done * dst_lane);
-        const dnnl_status_t rc =
-            dnnl_primitive_execute(op.gemm.prim[piece].get(), w.stream.get(),
-                                   static_cast<int>(b.args.size()), b.args.data());
-        if (rc != dnnl_success)
-          return Status(ErrorCode::kInternal,
-                        fmt::format("oneDNN failed on node '{}' (continual step, status {})",
-                                    p.graph.nodes[op.node].name, static_cast<int>(rc)));
-        done += n;
-      }
-    }
+    auto run = [&](int64_t at, int64_t n) {
+      const int piece = std::countr_zero(static_cast<uint64_t>(n));
+      Workspace::Bound& b = bound(w, op_index, piece);
+      (aggregate ? b.wei : b.src).set_data_handle(const_cast<uint8_t*>(src + at * src_lane));
+      b.dst.set_data_handle(dst + at * dst_lane);
+      const dnnl_status_t rc =
+          dnnl_primitive_execute(op.gemm.prim[piece].get(), w.stream.get(),
+                                 static_cast<int>(b.args.size()), b.args.data());
+      if (rc != dnnl_success)
+        return Status(ErrorCode::kInternal,
+                      fmt::format("oneDNN failed on node '{}' (continual step, status {})",
+                                  p.graph.nodes[op.node].name, static_cast<int>(rc)));
+      return Status::ok();
+    };
+    const int64_t first = static_cast<int64_t>(std::bit_floor(static_cast<uint64_t>(lanes)));
+    STGCN_RETURN_IF_ERROR(run(0, first));
+    if (lanes > first)
+      STGCN_RETURN_IF_ERROR(
+          run(first, static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(lanes - first)))));
     return Status::ok();
   }
 
@@ -337,9 +344,15 @@ class CpuStreaming final : public backend::Streaming {
             int64_t& h = meta[slot].counters[op.counter];
             float* dst = reinterpret_cast<float*>(slot_ptr(slot) + op.head_off) +
                          (h % op.t_last) * Cl;
+            double* sum = reinterpret_cast<double*>(slot_ptr(slot) + op.head_sum_off);
             pool_joints(in + r * vin.frame_bytes, iv.dtype, V, Cl, w.pooled.data());
             const float step = ir::is_int8(iv.dtype) ? iv.scale : 1.f;
-            for (int64_t c = 0; c < Cl; ++c) dst[c] = w.pooled[c] * step * inv;
+            const bool evict = h >= op.t_last;  // the ring is full: its oldest vector leaves
+            for (int64_t c = 0; c < Cl; ++c) {
+              const float x = w.pooled[c] * step * inv;
+              sum[c] += static_cast<double>(x) - (evict ? static_cast<double>(dst[c]) : 0.0);
+              dst[c] = x;
+            }
             ++h;
           }
           break;
@@ -440,13 +453,10 @@ class CpuStreaming final : public backend::Streaming {
       const StepOp& op = p.ops[hi];
       const int64_t h = meta[slot].counters[op.counter];
       if (h == 0) return false;
-      const int64_t n = std::min<int64_t>(h, op.t_last);
-      const float* ring = reinterpret_cast<const float*>(slot_ptr(slot) + op.head_off);
-      for (int c = 0; c < op.channels; ++c) {
-        double sum = 0;
-        for (int64_t i = 0; i < n; ++i) sum += ring[i * op.channels + c];
-        out[off + c] = static_cast<float>(sum / static_cast<double>(n));
-      }
+      // The running sum of the last t_last pooled vectors (kept in double by the head).
+      const double n = static_cast<double>(std::min<int64_t>(h, op.t_last));
+      const double* sum = reinterpret_cast<const double*>(slot_ptr(slot) + op.head_sum_off);
+      for (int c = 0; c < op.channels; ++c) out[off + c] = static_cast<float>(sum[c] / n);
       off += op.channels;
     }
     return true;

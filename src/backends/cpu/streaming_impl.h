@@ -45,6 +45,7 @@ struct StepOp {
   // head
   int channels = 0, t_last = 0;
   int64_t head_off = 0;      // slot bytes: t_last pooled vectors (FP32)
+  int64_t head_sum_off = 0;  // slot bytes: their running sum (C doubles)
   // motion: the previous raw frame
   int64_t prev_off = 0;
 };

@@ -410,6 +410,7 @@ Status lower(const Graph& graph, Program& p) {
         op.t_last = static_cast<int>(iv->shape[2]);
         op.counter = p.ncounters++;
         op.head_off = take(static_cast<int64_t>(op.t_last) * op.channels * 4);
+        op.head_sum_off = take(static_cast<int64_t>(op.channels) * 8);
         p.heads.push_back(static_cast<int>(p.ops.size()));
         break;
       }
