@@ -1,4 +1,4 @@
-// Input adapters (src/stream/sources*.cpp, docs/sources.md): every format, the
+// Input adapters (src/sources/sources*.cpp, docs/sources.md): every format, the
 // joint mappings, format detection, and malformed records reported with their
 // line and skipped.
 #include <fmt/format.h>
