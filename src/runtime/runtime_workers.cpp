@@ -12,6 +12,16 @@
 #include "runtime/runtime_impl.h"
 
 namespace stgcn {
+namespace {
+
+// A failed batch or step is logged in one line and skipped; the runtime goes on.
+bool logged(const char* what, const Status& st) {
+  if (st.is_ok()) return false;
+  std::fprintf(stderr, "stgcn: error: %s: %s\n", what, escape_control(st.message()).c_str());
+  return true;
+}
+
+}  // namespace
 
 Status StreamRuntime::Impl::start_workers() {
   int threads = opt.threads;
@@ -165,11 +175,7 @@ void StreamRuntime::Impl::run_window(std::vector<Job>& batch, Context& ctx, std:
   out.resize(static_cast<size_t>(num_class) * n);
   for (int i = 0; i < n; ++i)
     std::copy(batch[i].data.begin(), batch[i].data.end(), in.begin() + i * sample);
-  Status st = ctx.run(in, n, out);
-  if (!st.is_ok()) {
-    std::fprintf(stderr, "stgcn: error: stream batch: %s\n", escape_control(st.message()).c_str());
-    return;
-  }
+  if (logged("stream batch", ctx.run(in, n, out))) return;
   batches++;
   samples += n;
   for (int i = 0; i < n; ++i)
@@ -185,10 +191,7 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
       slots.push_back(j.step_slots[i]);
       frames.push_back(j.data.data() + i * cv);
     }
-  if (Status st = cm->step(slots, frames); !st.is_ok()) {
-    std::fprintf(stderr, "stgcn: error: continual step: %s\n", escape_control(st.message()).c_str());
-    return;
-  }
+  if (logged("continual step", cm->step(slots, frames))) return;
   batches++;
   samples += static_cast<int64_t>(slots.size());
   if (!opt.lookahead) {
@@ -204,13 +207,10 @@ void StreamRuntime::Impl::run_continual(std::vector<Job>& batch, int worker) {
           event_slots.push_back(s);
   std::vector<std::vector<float>> feats;
   std::vector<char> ok;
-  if (Status st = cm->features_lookahead(event_slots, worker * backend::Streaming::kLookaheadChunk,
-                                         feats, ok);
-      !st.is_ok()) {
-    std::fprintf(stderr, "stgcn: error: continual lookahead: %s\n",
-                 escape_control(st.message()).c_str());
+  if (logged("continual lookahead",
+             cm->features_lookahead(event_slots, worker * backend::Streaming::kLookaheadChunk,
+                                    feats, ok)))
     return;
-  }
   std::map<int, const std::vector<float>*> ready;
   for (size_t i = 0; i < event_slots.size(); ++i)
     if (ok[i]) ready[event_slots[i]] = &feats[i];
@@ -239,19 +239,13 @@ void StreamRuntime::Impl::classify_continual(
       }
     }
     if (!ready) continue;
-    if (Status st = cm->logits(persons, logits); !st.is_ok()) {
-      std::fprintf(stderr, "stgcn: error: continual logits: %s\n",
-                   escape_control(st.message()).c_str());
-      continue;
-    }
+    if (logged("continual logits", cm->logits(persons, logits))) continue;
     deliver(job, e, logits.data());
   }
 }
 
 void StreamRuntime::Impl::run_final(Job& job) {
-  for (int s : job.flush_slots)
-    if (Status st = cm->flush(s); !st.is_ok())
-      std::fprintf(stderr, "stgcn: error: continual flush: %s\n", escape_control(st.message()).c_str());
+  for (int s : job.flush_slots) logged("continual flush", cm->flush(s));
   if (!job.flush_slots.empty()) batches++;
   classify_continual(job, nullptr);
   release_slots(job.release_slots);
