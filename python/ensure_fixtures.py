@@ -17,7 +17,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 def sources_hash() -> str:
     h = hashlib.sha256()
-    for p in sorted([HERE / "gen_fixtures.py", *sorted((HERE / "stgcn_ref").glob("*.py"))]):
+    for p in sorted([HERE / "gen_fixtures.py", HERE / "gen_mm_fixtures.py",
+                     *sorted((HERE / "stgcn_ref").glob("*.py"))]):
         h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()

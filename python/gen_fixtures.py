@@ -17,7 +17,9 @@ Writes into OUT_DIR (deterministic: fixed seeds, fixed zip timestamps):
 * ``onnx/*.onnx`` -- ``torch.onnx.export`` files of case models (opsets, Einsum / MatMul
   aggregation, pooling forms, Softmax, dynamic batch, BatchNorms kept), each checked with
   onnxruntime; ``onnx/NAME/*`` their extra inputs / outputs and the tiny models' checkpoints;
-* ``bad_onnx/*`` -- broken or foreign ONNX files.
+* ``bad_onnx/*`` -- broken or foreign ONNX files;
+* ``mm/*`` -- mmaction2 1.x / pyskl ST-GCN and ST-GCN++ fixtures (manifest section ``mm``, see
+  ``gen_mm_fixtures.py``).
 
 ``--quick`` skips the full-width seed case (the slowest part).
 """
@@ -44,6 +46,7 @@ from stgcn_ref import ckpt_tools as ct  # noqa: E402
 from stgcn_ref.graph import LAYOUTS, STRATEGIES, build_graph, self_test  # noqa: E402
 from stgcn_ref.model import (SEED_STRIDES, SEED_WIDTHS, build_model,  # noqa: E402
                              count_parameters)
+from gen_mm_fixtures import build_mm  # noqa: E402
 
 SEED = 20240611
 CONV_GAIN = 1.2
@@ -699,6 +702,7 @@ def main(argv=None) -> int:
         "bad_checkpoints": bad, "bad_npy": bad_npy,
         "onnx": onnx_items, "bad_onnx": bad_onnx,
     }
+    manifest["mm"] = build_mm(out)  # mmaction2 / pyskl ST-GCN(++) fixtures under OUT/mm/
     with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
     print(f"gen_fixtures: {len(graphs)} graphs, {len(cases)} cases, "

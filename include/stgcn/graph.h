@@ -22,7 +22,11 @@ struct Layout {
   int center = 0;
 };
 
-enum class Strategy { kUniform, kDistance, kSpatial };
+// kUniform, kDistance, kSpatial: the original ST-GCN partitions (mmaction2's 'stgcn_spatial'
+// is kSpatial). kInwardOutward: mmaction2's 'spatial' mode (identity, normalised inward,
+// normalised outward; max_hop and dilation do not apply). kBinary: its 'binary_adj' (one
+// 0/1 matrix of both edge directions, no self links, not normalised).
+enum class Strategy { kUniform, kDistance, kSpatial, kInwardOutward, kBinary };
 
 const char* strategy_name(Strategy s);
 Result<Strategy> parse_strategy(std::string_view name);
@@ -30,7 +34,8 @@ Result<Strategy> parse_strategy(std::string_view name);
 // Names accepted by named_layout(), in a stable order.
 const std::vector<std::string>& layout_names();
 
-// openpose, ntu-rgb+d, ntu_edge, mediapipe (the seed's list), blazepose, coco.
+// openpose, ntu-rgb+d, ntu_edge, mediapipe (the seed's list), blazepose, coco, and nturgb+d
+// (mmaction2's NTU graph: the hand tips hang from the wrists).
 Result<Layout> named_layout(std::string_view name);
 
 // A custom layout from JSON: {"name": "...", "V": 5, "edges": [[0,1],...], "center": 1}.

@@ -42,7 +42,7 @@ void fields(ReluAttrs&, F&&) {}
 template <typename F>
 void fields(TemporalConvAttrs& a, F&& f) {
   f("kernel", a.kernel), f("stride", a.stride), f("pad", a.pad), f("weight", a.weight);
-  f("bias", a.bias), f("wscale", a.wscale);
+  f("bias", a.bias), f("wscale", a.wscale), f("dilation", a.dilation);
   int add = a.add_residual, relu = a.relu;
   f("add_residual", add), f("relu", relu);
   a.add_residual = add != 0;
@@ -73,7 +73,20 @@ void fields(HeadAttrs& a, F&& f) {
 template <typename F>
 void fields(ConvertAttrs&, F&&) {}
 template <typename F>
+void fields(MaxPoolAttrs& a, F&& f) {
+  f("kernel", a.kernel), f("stride", a.stride), f("pad", a.pad), f("scale", a.scale);
+  f("shift", a.shift);
+  int relu = a.relu;
+  f("relu", relu);
+  a.relu = relu != 0;
+}
+template <typename F>
+void fields(ConcatAttrs&, F&&) {}
+template <typename F>
 void fields(std::monostate&, F&&) {}
+
+// Attributes added after engines were first written: absent in older files, default kept.
+bool optional_field(const char* key) { return std::string_view(key) == "dilation"; }
 
 Status bad(const std::string& what) {
   return Status(ErrorCode::kCorrupt, fmt::format("engine metadata: {}", what));
@@ -188,7 +201,7 @@ Result<Graph> graph_from_json(const json& j) {
     n.output = static_cast<ValueId>(out);
     n.branch = static_cast<int>(branch);
     auto ins = jn.find("inputs");
-    if (ins == jn.end() || !ins->is_array() || ins->size() > 4)
+    if (ins == jn.end() || !ins->is_array() || ins->size() > 8)
       return bad(fmt::format("node '{}': bad inputs", n.name));
     for (const json& i : *ins) {
       if (!i.is_number_integer() || i.get<int64_t>() < 0 || i.get<int64_t>() >= nv)
@@ -204,6 +217,7 @@ Result<Graph> graph_from_json(const json& j) {
         [&](auto& a) {
           fields(a, [&](const char* k, auto& v) {
             if (!st.is_ok()) return;
+            if (optional_field(k) && !attrs->contains(k)) return;
             auto r = get_int(*attrs, k, -1, 1 << 20);
             if (!r.is_ok()) {
               st = bad(fmt::format("node '{}': {}", n.name, r.status().message()));
@@ -234,8 +248,16 @@ json spec_to_json(const ModelSpec& spec) {
   json streams = json::array();
   for (const StreamSpec& s : spec.streams) {
     json blocks = json::array();
-    for (const BlockSpec& b : s.blocks)
-      blocks.push_back({b.in_channels, b.out_channels, b.stride, static_cast<int>(b.residual)});
+    for (const BlockSpec& b : s.blocks) {
+      // [cin, cout, stride, residual(, gcn_residual, temporal unit(, 6 branch widths))]
+      json jb = {b.in_channels, b.out_channels, b.stride, static_cast<int>(b.residual)};
+      if (b.gcn_residual != ResidualKind::kNone || b.temporal != TemporalUnit::kConv) {
+        jb.push_back(static_cast<int>(b.gcn_residual));
+        jb.push_back(static_cast<int>(b.temporal));
+        for (int c : b.branch_channels) jb.push_back(c);
+      }
+      blocks.push_back(jb);
+    }
     streams.push_back({{"C", s.C},
                        {"V", s.V},
                        {"K", s.K},
@@ -243,9 +265,12 @@ json spec_to_json(const ModelSpec& spec) {
                        {"temporal_padding", temporal_padding_name(s.temporal_padding)},
                        {"num_class", s.num_class},
                        {"edge_importance", s.edge_importance},
+                       {"data_bn_persons", s.data_bn_persons},
                        {"blocks", blocks}});
   }
-  return {{"two_stream", spec.two_stream}, {"motion", motion_mode_name(spec.motion)},
+  return {{"dialect", dialect_name(spec.dialect)}, {"family", spec.family},
+          {"gcn_adaptive", spec.gcn_adaptive},
+          {"two_stream", spec.two_stream}, {"motion", motion_mode_name(spec.motion)},
           {"layout", spec.layout},         {"strategy", spec.strategy},
           {"a_source", spec.a_source},     {"streams", streams}};
 }
@@ -256,6 +281,14 @@ Result<ModelSpec> spec_from_json(const json& j) {
   auto ts = j.find("two_stream");
   if (ts == j.end() || !ts->is_boolean()) return bad("spec.two_stream missing");
   spec.two_stream = ts->get<bool>();
+  if (j.contains("dialect")) {  // absent in engines of earlier builds: the original ST-GCN
+    STGCN_ASSIGN_OR_RETURN(std::string d, get_str(j, "dialect"));
+    if (d == "mmaction2") spec.dialect = Dialect::kMmaction2;
+    else if (d == "pyskl") spec.dialect = Dialect::kPyskl;
+    else if (d != "st-gcn") return bad("spec.dialect '" + d + "' is unknown");
+    STGCN_ASSIGN_OR_RETURN(spec.family, get_str(j, "family"));
+    STGCN_ASSIGN_OR_RETURN(spec.gcn_adaptive, get_str(j, "gcn_adaptive"));
+  }
   STGCN_ASSIGN_OR_RETURN(std::string motion, get_str(j, "motion"));
   auto m = parse_motion_mode(motion);
   if (!m.is_ok()) return bad(m.status().message());
@@ -277,6 +310,10 @@ Result<ModelSpec> spec_from_json(const json& j) {
     ss.C = static_cast<int>(C), ss.V = static_cast<int>(V), ss.K = static_cast<int>(K);
     ss.temporal_kernel = static_cast<int>(kt), ss.num_class = static_cast<int>(classes);
     ss.edge_importance = s.value("edge_importance", false);
+    if (s.contains("data_bn_persons")) {
+      STGCN_ASSIGN_OR_RETURN(int64_t p, get_int(s, "data_bn_persons", 1, 64));
+      ss.data_bn_persons = static_cast<int>(p);
+    }
     if (s.contains("temporal_padding")) {  // absent in engines of earlier builds: centre
       STGCN_ASSIGN_OR_RETURN(std::string tp, get_str(s, "temporal_padding"));
       auto p = parse_temporal_padding(tp);
@@ -287,12 +324,20 @@ Result<ModelSpec> spec_from_json(const json& j) {
     if (blocks == s.end() || !blocks->is_array() || blocks->size() > 64)
       return bad("stream blocks missing");
     for (const json& b : *blocks) {
-      if (!b.is_array() || b.size() != 4) return bad("block is not [cin, cout, stride, residual]");
+      if (!b.is_array() || (b.size() != 4 && b.size() != 6 && b.size() != 12))
+        return bad("block is not [cin, cout, stride, residual(, gcn residual, temporal(, widths))]");
       for (const json& x : b)
         if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > (1 << 20))
           return bad("block field out of range");
       BlockSpec bs{b[0].get<int>(), b[1].get<int>(), b[2].get<int>(),
                    static_cast<ResidualKind>(std::min(b[3].get<int>(), 2))};
+      if (b.size() >= 6) {
+        bs.gcn_residual = static_cast<ResidualKind>(std::min(b[4].get<int>(), 2));
+        bs.temporal = b[5].get<int>() == 1 ? TemporalUnit::kMultiScale : TemporalUnit::kConv;
+        for (size_t i = 6; i < b.size(); ++i) bs.branch_channels.push_back(b[i].get<int>());
+        if ((bs.temporal == TemporalUnit::kMultiScale) != (b.size() == 12))
+          return bad("block: an mstcn lists six branch widths, a unit_tcn none");
+      }
       ss.blocks.push_back(bs);
     }
     if (ss.blocks.empty()) return bad("stream has no blocks");

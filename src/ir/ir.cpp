@@ -105,7 +105,12 @@ std::vector<ConstId*> const_refs(Node& node) {
     case Op::kAdd:
     case Op::kGlobalPool:
     case Op::kConvert:
+    case Op::kConcat:
     case Op::kPersonMean: return {};
+    case Op::kMaxPool: {
+      auto& a = node.as<MaxPoolAttrs>();
+      return {&a.scale, &a.shift};
+    }
     case Op::kDataBn: {
       auto& a = node.as<DataBnAttrs>();
       return {&a.scale, &a.shift};
@@ -263,8 +268,14 @@ struct Verifier {
         STGCN_RETURN_IF_ERROR(expect_rank(in(0), 4, "input"));
         const auto& s = in(0);  // C T V M
         auto& a = n.as<DataBnAttrs>();
-        STGCN_RETURN_IF_ERROR(expect_const(a.scale, {s[2] * s[0]}, "scale", true));
-        STGCN_RETURN_IF_ERROR(expect_const(a.shift, {s[2] * s[0]}, "shift", true));
+        // per (joint, channel), or per (person, joint, channel)
+        const int64_t per = a.scale != kNoConst && a.scale >= 0 &&
+                                    a.scale < static_cast<ConstId>(g.constants.size()) &&
+                                    g.constants[a.scale].shape == std::vector<int64_t>{s[3] * s[2] * s[0]}
+                                ? s[3] * s[2] * s[0]
+                                : s[2] * s[0];
+        STGCN_RETURN_IF_ERROR(expect_const(a.scale, {per}, "scale", true));
+        STGCN_RETURN_IF_ERROR(expect_const(a.shift, {per}, "shift", true));
         return expect_out({s[3], s[2], s[1], s[0]});
       }
       case Op::kGcnConv: {
@@ -312,8 +323,9 @@ struct Verifier {
         STGCN_RETURN_IF_ERROR(expect_inputs(a.add_residual ? 2 : 1));
         STGCN_RETURN_IF_ERROR(expect_rank(in(0), 4, "input"));
         STGCN_RETURN_IF_ERROR(expect_rank(out(), 4, "output"));
-        if (a.kernel < 1 || a.stride < 1 || a.pad < 0 || a.pad > a.kernel - 1)
-          return fail("bad kernel/stride/pad");
+        if (a.kernel < 1 || a.stride < 1 || a.dilation < 1 || a.dilation > 64 || a.pad < 0 ||
+            a.pad > (a.kernel - 1) * a.dilation)
+          return fail("bad kernel/stride/pad/dilation");
         const auto& s = in(0);
         int64_t cout = out()[3];
         // `pad` zero frames on the left, kernel - 1 - pad on the right.
@@ -370,6 +382,30 @@ struct Verifier {
       case Op::kConvert:
         STGCN_RETURN_IF_ERROR(expect_inputs(1));
         return expect_out(in(0));
+      case Op::kMaxPool: {
+        STGCN_RETURN_IF_ERROR(expect_inputs(1));
+        STGCN_RETURN_IF_ERROR(expect_rank(in(0), 4, "input"));
+        auto& a = n.as<MaxPoolAttrs>();
+        if (a.kernel < 1 || a.kernel > 16 || a.stride < 1 || a.pad < 0 || a.pad > a.kernel - 1)
+          return fail("bad kernel/stride/pad");
+        const auto& s = in(0);
+        STGCN_RETURN_IF_ERROR(expect_const(a.scale, {s[3]}, "scale", false));
+        STGCN_RETURN_IF_ERROR(expect_const(a.shift, {s[3]}, "shift", false));
+        if ((a.scale == kNoConst) != (a.shift == kNoConst)) return fail("scale without shift");
+        return expect_out({s[0], s[1], (s[2] - 1) / a.stride + 1, s[3]});
+      }
+      case Op::kConcat: {
+        if (n.inputs.size() < 2) return fail("concat needs at least 2 inputs");
+        int64_t c = 0;
+        for (size_t i = 0; i < n.inputs.size(); ++i) {
+          STGCN_RETURN_IF_ERROR(expect_rank(in(i), 4, "input"));
+          if (!std::equal(in(i).begin(), in(i).begin() + 3, in(0).begin()))
+            return fail(fmt::format("input {} has shape {}, not (M, V, T) of input 0 {}", i,
+                                    shape_str(in(i)), shape_str(in(0))));
+          c += in(i)[3];
+        }
+        return expect_out({in(0)[0], in(0)[1], in(0)[2], c});
+      }
     }
     return fail("unknown op");
   }
@@ -436,7 +472,15 @@ std::string to_text(const Graph& g) {
       case Op::kPersonMean:
       case Op::kFcn:
       case Op::kConvert:
+      case Op::kConcat:
       case Op::kHead: break;
+      case Op::kMaxPool: {
+        const auto& a = n.as<MaxPoolAttrs>();
+        extra += fmt::format(" kernel={} stride={} pad={}", a.kernel, a.stride, a.pad);
+        flag(a.scale != kNoConst, "affine");
+        flag(a.relu, "relu");
+        break;
+      }
       case Op::kMotion:
         extra += fmt::format(" mode={}", motion_mode_name(n.as<MotionAttrs>().mode));
         break;
@@ -452,6 +496,7 @@ std::string to_text(const Graph& g) {
       case Op::kTemporalConv: {
         const auto& a = n.as<TemporalConvAttrs>();
         extra += fmt::format(" kernel={} stride={} pad={}", a.kernel, a.stride, a.pad);
+        if (a.dilation != 1) extra += fmt::format(" dilation={}", a.dilation);
         flag(a.add_residual, "+residual");
         flag(a.relu, "relu");
         break;

@@ -23,7 +23,8 @@ struct MotionAttrs {
   MotionMode mode = MotionMode::kFirstDifference;
 };
 struct DataBnAttrs {
-  ConstId scale = kNoConst, shift = kNoConst;  // (V*C), joint-major v*C + c
+  // (V*C), joint-major v*C + c; or (M*V*C), (m*V + v)*C + c (mmaction2 'MVC')
+  ConstId scale = kNoConst, shift = kNoConst;
 };
 struct GcnConvAttrs {
   int K = 1;
@@ -43,7 +44,8 @@ struct BatchNormAttrs {
 };
 struct ReluAttrs {};
 struct TemporalConvAttrs {
-  int kernel = 9, stride = 1, pad = 4;  // pad: left; the right gets kernel - 1 - pad
+  // pad: left; the right gets (kernel - 1) * dilation - pad
+  int kernel = 9, stride = 1, pad = 4, dilation = 1;
   ConstId weight = kNoConst;  // (Cout, Cin, kernel)
   ConstId bias = kNoConst;    // (Cout)
   ConstId wscale = kNoConst;  // int8: (Cout) per-output-channel weight scales
@@ -70,6 +72,12 @@ struct HeadAttrs {
   ConstId bias = kNoConst;    // (classes)
 };
 struct ConvertAttrs {};  // element type change; scales are the values' own
+struct MaxPoolAttrs {
+  int kernel = 3, stride = 1, pad = 1;  // pad: -inf frames on the left; kernel - 1 - pad right
+  ConstId scale = kNoConst, shift = kNoConst;  // (C) y = max * scale + shift, or none
+  bool relu = false;
+};
+struct ConcatAttrs {};
 
 enum class Op : uint8_t {
 #define STGCN_OP(e, name, attrs) e,

@@ -1,5 +1,6 @@
 #include "stgcn/graph.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -46,6 +47,18 @@ Layout make_ntu() {
                                       {13, 1},  {14, 13}, {15, 14}, {16, 15}, {17, 1},  {18, 17},
                                       {19, 18}, {20, 19}, {22, 23}, {23, 8},  {24, 25}, {25, 12}}),
           21 - 1};
+}
+
+// mmaction2 / pyskl 'nturgb+d': the same skeleton, but the hand tips hang from the wrists
+// (22, 23 -> 8; 24, 25 -> 12) where the original ST-GCN chains them (22 -> 23 -> 8).
+Layout make_mm_ntu() {
+  Layout l = make_ntu();
+  l.name = "nturgb+d";
+  l.edges = one_based({{1, 2},   {2, 21},  {3, 21},  {4, 3},   {5, 21},  {6, 5},  {7, 6},  {8, 7},
+                       {9, 21},  {10, 9},  {11, 10}, {12, 11}, {13, 1},  {14, 13}, {15, 14},
+                       {16, 15}, {17, 1},  {18, 17}, {19, 18}, {20, 19}, {22, 8},  {23, 8},
+                       {24, 12}, {25, 12}});
+  return l;
 }
 
 Layout make_ntu_edge() {
@@ -124,6 +137,8 @@ const char* strategy_name(Strategy s) {
     case Strategy::kUniform: return "uniform";
     case Strategy::kDistance: return "distance";
     case Strategy::kSpatial: return "spatial";
+    case Strategy::kInwardOutward: return "inward_outward";
+    case Strategy::kBinary: return "binary_adj";
   }
   return "?";
 }
@@ -132,13 +147,15 @@ Result<Strategy> parse_strategy(std::string_view name) {
   if (name == "uniform") return Strategy::kUniform;
   if (name == "distance") return Strategy::kDistance;
   if (name == "spatial") return Strategy::kSpatial;
+  if (name == "inward_outward") return Strategy::kInwardOutward;
+  if (name == "binary_adj") return Strategy::kBinary;
   return invalid_argument("unknown strategy '" + std::string(name) +
-                          "' (expected uniform, distance or spatial)");
+                          "' (expected uniform, distance, spatial, inward_outward or binary_adj)");
 }
 
 const std::vector<std::string>& layout_names() {
   static const std::vector<std::string> names = {"openpose",  "ntu-rgb+d", "ntu_edge",
-                                                 "mediapipe", "blazepose", "coco"};
+                                                 "mediapipe", "blazepose", "coco", "nturgb+d"};
   return names;
 }
 
@@ -149,8 +166,9 @@ Result<Layout> named_layout(std::string_view name) {
   if (name == "mediapipe") return make_mediapipe();
   if (name == "blazepose") return make_blazepose();
   if (name == "coco") return make_coco();
+  if (name == "nturgb+d") return make_mm_ntu();
   return invalid_argument("unknown layout '" + std::string(name) +
-                          "' (expected openpose, ntu-rgb+d, ntu_edge, mediapipe, blazepose, coco, "
+                          "' (expected openpose, ntu-rgb+d, ntu_edge, mediapipe, blazepose, coco, nturgb+d, "
                           "or a custom layout JSON file)");
 }
 
@@ -274,6 +292,38 @@ Result<Adjacency> build_adjacency(const Layout& layout, const GraphOptions& opt)
         }
       }
       break;
+    case Strategy::kInwardOutward:
+    case Strategy::kBinary: {
+      // mmaction2's edge2mat(link): M[j, i] = 1 for each (i, j) of the link list; the stored
+      // edges are its `inward` list (child, parent); `outward` swaps them.
+      std::vector<double> identity(norm.size(), 0.0), in(norm.size(), 0.0),
+          outw(norm.size(), 0.0);
+      for (int i = 0; i < V; ++i) identity[idx(i, i)] = 1.0;
+      for (auto [a, b] : layout.edges) {
+        in[idx(b, a)] = 1.0;
+        outw[idx(a, b)] = 1.0;
+      }
+      if (opt.strategy == Strategy::kBinary) {  // both directions, no self links
+        std::vector<double> m(norm.size(), 0.0);
+        for (size_t p = 0; p < m.size(); ++p) m[p] = std::min(1.0, in[p] + outw[p]);
+        push_matrix(m);
+        break;
+      }
+      // normalize_digraph: A @ diag(1 / column sums) (columns summing to zero stay zero).
+      auto normalise = [&](std::vector<double> m) {
+        for (int w = 0; w < V; ++w) {
+          double sum = 0;
+          for (int v = 0; v < V; ++v) sum += m[idx(v, w)];
+          if (sum > 0)
+            for (int v = 0; v < V; ++v) m[idx(v, w)] *= 1.0 / sum;
+        }
+        return m;
+      };
+      push_matrix(identity);
+      push_matrix(normalise(in));
+      push_matrix(normalise(outw));
+      break;
+    }
   }
   return out;
 }

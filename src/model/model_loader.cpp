@@ -4,70 +4,15 @@
 #include <cmath>
 #include <set>
 
+#include "model/state_reader.h"
 #include "stgcn/checkpoint.h"
 #include "stgcn/model.h"
 
 namespace stgcn {
 namespace {
-
-std::string fmt_int(int64_t v) { return std::to_string(v); }
-
-// Looks up tensors of one stream and records which keys were consumed.
-class StreamReader {
- public:
-  StreamReader(const StateDict& sd, std::string prefix, std::string source)
-      : sd_(sd), prefix_(std::move(prefix)), source_(std::move(source)) {}
-
-  bool has(const std::string& name) const { return find_tensor(sd_, prefix_ + name) != nullptr; }
-
-  // The tensor `name` with exactly `shape` (-1 = any extent).
-  Result<Tensor> get(const std::string& name, const std::vector<int64_t>& shape) {
-    const std::string full = prefix_ + name;
-    const Tensor* t = find_tensor(sd_, full);
-    if (!t) return error("tensor '" + full + "' is missing");
-    bool ok = t->shape.size() == shape.size();
-    for (size_t i = 0; ok && i < shape.size(); ++i)
-      if (shape[i] >= 0 && t->shape[i] != shape[i]) ok = false;
-    if (!ok)
-      return error("tensor '" + full + "' has shape " + shape_string(t->shape) + ", expected " +
-                   shape_string(shape));
-    for (float x : t->data)
-      if (!std::isfinite(x)) return error("tensor '" + full + "' holds a non-finite value");
-    used_.insert(full);
-    return *t;
-  }
-
-  Result<BatchNorm> get_bn(const std::string& name, int64_t channels) {
-    BatchNorm bn;
-    STGCN_ASSIGN_OR_RETURN(Tensor w, get(name + ".weight", {channels}));
-    STGCN_ASSIGN_OR_RETURN(Tensor b, get(name + ".bias", {channels}));
-    STGCN_ASSIGN_OR_RETURN(Tensor m, get(name + ".running_mean", {channels}));
-    STGCN_ASSIGN_OR_RETURN(Tensor v, get(name + ".running_var", {channels}));
-    for (float x : v.data)
-      if (x < 0) return error("tensor '" + prefix_ + name + ".running_var' has a negative value");
-    if (has(name + ".num_batches_tracked")) used_.insert(prefix_ + name + ".num_batches_tracked");
-    bn.weight = std::move(w.data);
-    bn.bias = std::move(b.data);
-    bn.mean = std::move(m.data);
-    bn.var = std::move(v.data);
-    return bn;
-  }
-
-  const Tensor* peek(const std::string& name) const { return find_tensor(sd_, prefix_ + name); }
-
-  Status error(const std::string& what) const {
-    return invalid_argument("'" + source_ + "' is not an ST-GCN checkpoint we understand: " + what);
-  }
-
-  const std::set<std::string>& used() const { return used_; }
-  void mark_used(const std::string& name) { used_.insert(prefix_ + name); }
-
- private:
-  const StateDict& sd_;
-  std::string prefix_;
-  std::string source_;
-  std::set<std::string> used_;
-};
+using model_detail::fmt_int;
+using model_detail::StreamReader;
+using model_detail::recognise_adjacency;
 
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 
@@ -112,28 +57,6 @@ Result<Layout> resolve_layout(const std::string& name_or_path) {
   if (name_or_path.find('.') != std::string::npos || name_or_path.find('/') != std::string::npos)
     return load_custom_layout(name_or_path);
   return named.status();
-}
-
-// Recognises which named layout/strategy produced a checkpoint's A.
-std::optional<std::pair<std::string, std::string>> recognise(const Tensor& A) {
-  const int K = static_cast<int>(A.shape[0]), V = static_cast<int>(A.shape[1]);
-  for (const auto& name : layout_names()) {
-    auto layout = named_layout(name);
-    if (!layout.is_ok() || layout->num_joints != V) continue;
-    for (Strategy s : {Strategy::kSpatial, Strategy::kUniform, Strategy::kDistance}) {
-      for (int hop = 1; hop <= 3; ++hop) {
-        for (int dilation = 1; dilation <= hop; ++dilation) {
-          auto adj = build_adjacency(*layout, {s, hop, dilation});
-          if (!adj.is_ok() || adj->K != K || max_abs_diff(A, *adj) > a_tolerance(A)) continue;
-          std::string how = strategy_name(s);
-          if (hop > 1) how += ", max_hop " + std::to_string(hop);
-          if (dilation > 1) how += ", dilation " + std::to_string(dilation);
-          return std::make_pair(name, how);
-        }
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 struct StreamResult {
@@ -181,7 +104,7 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
                      ", expected [K, " + fmt_int(spec.V) + ", " + fmt_int(spec.V) + "]");
     STGCN_ASSIGN_OR_RETURN(w.A, r.get("A", {-1, spec.V, spec.V}));
     out.a_source = "checkpoint (tensor '" + prefix + "A')";
-    if (auto rec = recognise(w.A)) {
+    if (auto rec = recognise_adjacency(w.A)) {
       out.layout = rec->first;
       out.strategy = rec->second;
     } else {
@@ -318,6 +241,34 @@ Result<StreamResult> read_stream(const StateDict& sd, const std::string& prefix,
 
 }  // namespace
 
+namespace model_detail {
+
+// Recognises which named layout/strategy produced a checkpoint's A.
+std::optional<std::pair<std::string, std::string>> recognise_adjacency(const Tensor& A) {
+  const int K = static_cast<int>(A.shape[0]), V = static_cast<int>(A.shape[1]);
+  for (const auto& name : layout_names()) {
+    auto layout = named_layout(name);
+    if (!layout.is_ok() || layout->num_joints != V) continue;
+    for (Strategy s : {Strategy::kSpatial, Strategy::kUniform, Strategy::kDistance,
+                       Strategy::kInwardOutward, Strategy::kBinary}) {
+      const bool hops = s != Strategy::kInwardOutward && s != Strategy::kBinary;
+      for (int hop = 1; hop <= (hops ? 3 : 1); ++hop) {
+        for (int dilation = 1; dilation <= hop; ++dilation) {
+          auto adj = build_adjacency(*layout, {s, hop, dilation});
+          if (!adj.is_ok() || adj->K != K || max_abs_diff(A, *adj) > a_tolerance(A)) continue;
+          std::string how = strategy_name(s);
+          if (hop > 1) how += ", max_hop " + std::to_string(hop);
+          if (dilation > 1) how += ", dilation " + std::to_string(dilation);
+          return std::make_pair(name, how);
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace model_detail
+
 const char* motion_mode_name(MotionMode m) {
   switch (m) {
     case MotionMode::kFirstDifference: return "first_difference";
@@ -331,6 +282,46 @@ Result<MotionMode> parse_motion_mode(std::string_view name) {
   if (name == "central_difference") return MotionMode::kCentralDifference;
   return invalid_argument("unknown motion mode '" + std::string(name) +
                           "' (expected first_difference or central_difference)");
+}
+
+const char* dialect_name(Dialect d) {
+  switch (d) {
+    case Dialect::kStgcn: return "st-gcn";
+    case Dialect::kMmaction2: return "mmaction2";
+    case Dialect::kPyskl: return "pyskl";
+  }
+  return "?";
+}
+
+const char* input_layout_name(InputLayout l) {
+  return l == InputLayout::kNMTVC ? "nmtvc" : "nctvm";
+}
+
+Result<InputLayout> parse_input_layout(std::string_view name) {
+  if (name == "nctvm") return InputLayout::kNCTVM;
+  if (name == "nmtvc") return InputLayout::kNMTVC;
+  return invalid_argument("unknown input layout '" + std::string(name) +
+                          "' (expected nctvm: (N, C, T, V, M), or nmtvc: (N, M, T, V, C))");
+}
+
+Result<Tensor> convert_input_layout(const Tensor& x, InputLayout from, InputLayout to) {
+  if (from == to) return x;
+  if (x.rank() != 5)
+    return invalid_argument("input has shape " + shape_string(x.shape) + "; expected 5 axes " +
+                            (from == InputLayout::kNMTVC ? "(N, M, T, V, C)" : "(N, C, T, V, M)"));
+  // Both directions swap axes 1 and 4: (N, a, T, V, b) -> (N, b, T, V, a).
+  const int64_t N = x.shape[0], A = x.shape[1], T = x.shape[2], V = x.shape[3], B = x.shape[4];
+  Tensor y({N, B, T, V, A});
+  y.source_dtype = x.source_dtype;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t a = 0; a < A; ++a)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t v = 0; v < V; ++v) {
+          const float* src = &x.data[static_cast<size_t>((((n * A + a) * T + t) * V + v) * B)];
+          for (int64_t b = 0; b < B; ++b)
+            y.data[static_cast<size_t>((((n * B + b) * T + t) * V + v) * A + a)] = src[b];
+        }
+  return y;
 }
 
 const char* temporal_padding_name(TemporalPadding p) {
@@ -357,6 +348,8 @@ Result<Model> model_from_state_dict(const StateDict& sd, const LoadOptions& opt,
                                     const std::string& source) {
   if (sd.empty())
     return invalid_argument("'" + source + "' holds an empty state dict, not an ST-GCN");
+  if (model_detail::is_mm_state_dict(sd))
+    return model_detail::mm_model_from_state_dict(sd, opt, source);
   bool has_origin = false, has_motion = false;
   for (const auto& [name, t] : sd) {
     has_origin |= starts_with(name, "origin_stream.");
@@ -409,6 +402,11 @@ int64_t parameter_count(const Model& model) {
       n += n_of(b.tcn_weight) + n_of(b.tcn_bias) + n_bn(b.tcn_bn);
       n += n_of(b.residual_weight) + n_of(b.residual_bias) + n_bn(b.residual_bn);
       n += n_of(b.importance);
+      n += n_of(b.gcn_down_weight) + n_of(b.gcn_down_bias) + n_bn(b.gcn_down_bn);
+      for (const auto& br : b.branches)
+        n += n_of(br.pre_weight) + n_of(br.pre_bias) + n_bn(br.pre_bn) + n_of(br.weight) +
+             n_of(br.bias);
+      n += n_bn(b.transform_bn) + n_of(b.transform_weight) + n_of(b.transform_bias);
     }
     n += n_of(s.fcn_weight) + n_of(s.fcn_bias);
   }
@@ -425,7 +423,23 @@ int64_t count_macs(const ModelSpec& spec, int T, int M) {
       const int t_out = temporal_out(t, b.stride);
       per_person += K * cout * cin * t * V;                       // gcn 1x1 conv
       per_person += K * cout * t * V * V;                         // aggregation (dense)
-      per_person += cout * cout * s.temporal_kernel * t_out * V;  // temporal conv
+      if (b.temporal == TemporalUnit::kConv) {
+        per_person += cout * cout * s.temporal_kernel * t_out * V;  // temporal conv
+      } else {
+        int64_t tin = 0;
+        for (size_t i = 0; i < b.branch_channels.size(); ++i) {
+          const int64_t c = b.branch_channels[i];
+          tin += c;
+          if (static_cast<int>(i) == kMultiScalePointBranch) {
+            per_person += c * cout * t_out * V;
+          } else {
+            per_person += c * cout * t * V;                              // 1x1 pre conv
+            if (static_cast<int>(i) < kMultiScaleDilatedBranches) per_person += c * c * 3 * t_out * V;
+          }
+        }
+        per_person += cout * tin * t_out * V;  // transform conv
+      }
+      if (b.gcn_residual == ResidualKind::kConv) per_person += cout * cin * t * V;
       if (b.residual == ResidualKind::kConv) per_person += cout * cin * t_out * V;
       t = t_out;
     }

@@ -17,6 +17,7 @@
 #include <new>
 
 #include "onnx/export_builder.h"
+#include "onnx/export_lowering.h"
 #include "io/sha256.h"
 #include "stgcn/npy.h"
 #include "stgcn/onnx.h"
@@ -30,6 +31,10 @@ namespace {
 
 using onnx_export::Attr;
 using onnx_export::GraphBuilder;
+using onnx_export::Affine;
+using onnx_export::Lowering;
+using onnx_export::bn_affine;
+using onnx_export::identity_affine;
 
 constexpr int kMinOpset = 11;
 constexpr int kMaxOpset = 18;
@@ -88,6 +93,34 @@ Status validate_bn(const BatchNorm& bn, int64_t n, const std::string& what) {
 
 // The model is usually fresh from the loader, but it may come from anywhere:
 // every size used below is checked first.
+// The six mstcn branches: widths that add up, tensors of those sizes.
+Status validate_multi_scale(const BlockSpec& b, const BlockWeights& w, const std::string& bp) {
+  const int64_t co = b.out_channels;
+  if (b.branch_channels.size() != kMultiScaleBranches || w.branches.size() != kMultiScaleBranches)
+    return invalid_argument("cannot export: block '" + bp + "' does not have six mstcn branches");
+  int64_t tin = 0;
+  for (int i = 0; i < kMultiScaleBranches; ++i) {
+    const int64_t c = b.branch_channels[i];
+    const MultiScaleBranch& br = w.branches[i];
+    const std::string p = bp + ".tcn.branches." + str(i);
+    if (c < 1) return invalid_argument("cannot export: branch '" + p + "' has no channels");
+    tin += c;
+    if (i == kMultiScalePointBranch) {
+      STGCN_RETURN_IF_ERROR(expect_size(br.weight.data, c * co, p + ".weight"));
+    } else {
+      STGCN_RETURN_IF_ERROR(expect_size(br.pre_weight.data, c * co, p + ".0.weight"));
+      STGCN_RETURN_IF_ERROR(expect_size(br.pre_bias.data, c, p + ".0.bias"));
+      STGCN_RETURN_IF_ERROR(validate_bn(br.pre_bn, c, p + ".1"));
+      if (i < kMultiScaleDilatedBranches)
+        STGCN_RETURN_IF_ERROR(expect_size(br.weight.data, c * c * 3, p + ".3.conv.weight"));
+    }
+    if (i != kMultiScaleMaxPoolBranch) STGCN_RETURN_IF_ERROR(expect_size(br.bias.data, c, p + ".bias"));
+  }
+  STGCN_RETURN_IF_ERROR(validate_bn(w.transform_bn, tin, bp + ".tcn.transform.0"));
+  STGCN_RETURN_IF_ERROR(expect_size(w.transform_weight.data, co * tin, bp + ".tcn.transform.2.weight"));
+  return expect_size(w.transform_bias.data, co, bp + ".tcn.transform.2.bias");
+}
+
 Status validate_model(const Model& model) {
   const ModelSpec& spec = model.spec;
   const size_t n = spec.two_stream ? 2 : 1;
@@ -113,7 +146,8 @@ Status validate_model(const Model& model) {
                               str(static_cast<int64_t>(ss.blocks.size())));
     const int64_t V = ss.V, K = ss.K, kt = ss.temporal_kernel;
     STGCN_RETURN_IF_ERROR(expect_size(sw.A.data, K * V * V, p + "A"));
-    STGCN_RETURN_IF_ERROR(validate_bn(sw.data_bn, V * ss.C, p + "data_bn"));
+    STGCN_RETURN_IF_ERROR(
+        validate_bn(sw.data_bn, V * ss.C * std::max(1, ss.data_bn_persons), p + "data_bn"));
     int64_t c_prev = ss.C;
     for (size_t i = 0; i < ss.blocks.size(); ++i) {
       const BlockSpec& b = ss.blocks[i];
@@ -130,9 +164,22 @@ Status validate_model(const Model& model) {
       STGCN_RETURN_IF_ERROR(expect_size(w.gcn_weight.data, K * co * ci, bp + ".gcn.conv.weight"));
       STGCN_RETURN_IF_ERROR(expect_size(w.gcn_bias.data, K * co, bp + ".gcn.conv.bias"));
       STGCN_RETURN_IF_ERROR(validate_bn(w.gcn_bn, co, bp + ".tcn.0"));
-      STGCN_RETURN_IF_ERROR(expect_size(w.tcn_weight.data, co * co * kt, bp + ".tcn.2.weight"));
-      STGCN_RETURN_IF_ERROR(expect_size(w.tcn_bias.data, co, bp + ".tcn.2.bias"));
+      if (b.temporal == TemporalUnit::kMultiScale) {
+        STGCN_RETURN_IF_ERROR(validate_multi_scale(b, w, bp));
+      } else {
+        STGCN_RETURN_IF_ERROR(expect_size(w.tcn_weight.data, co * co * kt, bp + ".tcn.2.weight"));
+        STGCN_RETURN_IF_ERROR(expect_size(w.tcn_bias.data, co, bp + ".tcn.2.bias"));
+      }
       STGCN_RETURN_IF_ERROR(validate_bn(w.tcn_bn, co, bp + ".tcn.3"));
+      if (!w.A.data.empty()) STGCN_RETURN_IF_ERROR(expect_size(w.A.data, K * V * V, bp + ".gcn.A"));
+      if (b.gcn_residual == ResidualKind::kConv) {
+        STGCN_RETURN_IF_ERROR(expect_size(w.gcn_down_weight.data, co * ci, bp + ".gcn.down.0.weight"));
+        STGCN_RETURN_IF_ERROR(expect_size(w.gcn_down_bias.data, co, bp + ".gcn.down.0.bias"));
+        STGCN_RETURN_IF_ERROR(validate_bn(w.gcn_down_bn, co, bp + ".gcn.down.1"));
+      } else if (b.gcn_residual == ResidualKind::kIdentity && ci != co) {
+        return invalid_argument("cannot export: block '" + bp +
+                                "' has an identity gcn residual but changes width");
+      }
       if (b.residual == ResidualKind::kConv) {
         STGCN_RETURN_IF_ERROR(
             expect_size(w.residual_weight.data, co * ci, bp + ".residual.0.weight"));
@@ -164,67 +211,19 @@ uint64_t estimate_initializer_bytes(const Model& model) {
       floats += w.gcn_weight.data.size() + w.gcn_bias.data.size() + w.tcn_weight.data.size() +
                 w.tcn_bias.data.size() + w.residual_weight.data.size() +
                 w.residual_bias.data.size() + sw.A.data.size() + co * static_cast<uint64_t>(ss.V) +
-                12 * co;
+                12 * co + w.gcn_down_weight.data.size() + w.transform_weight.data.size() +
+                6 * w.transform_bn.weight.size();
+      for (const MultiScaleBranch& br : w.branches)
+        floats += br.pre_weight.data.size() + br.weight.data.size() + 6 * br.bias.data.size() +
+                  4 * br.pre_bn.weight.size();
     }
   }
   return 4 * floats;
 }
 
-// y = x * scale + shift per channel; an identity when BN is kept as a node.
-struct Affine {
-  std::vector<double> scale, shift;
-};
+}  // namespace
 
-Affine bn_affine(const BatchNorm& bn) {
-  Affine a;
-  for (size_t c = 0; c < bn.weight.size(); ++c) {
-    const double s = bn.weight[c] / std::sqrt(static_cast<double>(bn.var[c]) + BatchNorm::kEps);
-    a.scale.push_back(s);
-    a.shift.push_back(bn.bias[c] - bn.mean[c] * s);
-  }
-  return a;
-}
-
-Affine identity_affine(size_t n) {
-  return Affine{std::vector<double>(n, 1.0), std::vector<double>(n, 0.0)};
-}
-
-// Lowers one model into a GraphBuilder; tensor names follow the checkpoint's
-// (initializers: "<stream.>st_gcn_networks.<i>.<part>", node outputs:
-// "<stream.>st_gcn_networks.<i>/<step>").
-class Lowering {
- public:
-  Lowering(GraphBuilder& b, const OnnxExportOptions& o) : b_(b), o_(o) {}
-
-  std::string motion(const std::string& x, MotionMode mode);
-  std::string stream(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
-                     const std::string& x);
-
- private:
-  std::string data_bn(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
-                      const std::string& x);
-  std::string block(const StreamSpec& spec, const BlockSpec& bs, const BlockWeights& w,
-                    const Tensor& A, const std::string& bp, const std::string& x, int T);
-  std::string head(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
-                   const std::string& x);
-  std::string batch_norm(const std::string& x, const BatchNorm& bn, const std::string& name);
-  std::string conv(const std::string& x, const std::string& name, const std::vector<float>& weight,
-                   std::vector<int64_t> wdims, const std::vector<float>* bias,
-                   const std::vector<Attr>& attrs);
-  std::string reduce_mean(const std::string& x, const std::vector<int64_t>& axes,
-                          const std::string& out);
-  std::string reshape(const std::string& x, const std::vector<int64_t>& shape,
-                      const std::string& out) {
-    return b_.node("Reshape", {x, b_.ints(shape)}, out);
-  }
-  std::string slice_t(const std::string& x, int64_t begin, int64_t end, const std::string& out) {
-    return b_.node("Slice", {x, b_.ints({begin}), b_.ints({end}), b_.ints({2})}, out);
-  }
-
-  GraphBuilder& b_;
-  const OnnxExportOptions& o_;
-  bool fold() const { return o_.fold_bn; }
-};
+namespace onnx_export {
 
 std::vector<float> to_float(const std::vector<double>& v) {
   return std::vector<float>(v.begin(), v.end());
@@ -293,26 +292,29 @@ std::string Lowering::motion(const std::string& x, MotionMode mode) {
 std::string Lowering::data_bn(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
                               const std::string& x) {
   const int64_t C = spec.C, V = spec.V, T = o_.T;
-  if (!fold()) {  // as PyTorch: BatchNorm1d over V*C channels on the (N*M, V*C, T) view
+  // MVC (mmaction2): per (person, joint, channel), index (m*V + v)*C + c; else per (joint, channel).
+  const int64_t P = spec.data_bn_persons > 1 ? spec.data_bn_persons : 1;
+  if (!fold()) {  // as PyTorch: BatchNorm1d over (M*)V*C channels on the (N[*M], (M*)V*C, T) view
     std::string y = b_.node("Transpose", {x}, p + "data_bn/to_NMVCT",
                             {{"perm", std::vector<int64_t>{0, 4, 3, 1, 2}}});
-    y = reshape(y, {-1, V * C, T}, p + "data_bn/to_NM_VC_T");
+    y = reshape(y, {-1, P * V * C, T}, p + "data_bn/to_NM_VC_T");
     y = batch_norm(y, w.data_bn, p + "data_bn");
     y = reshape(y, {-1, V, C, T}, p + "data_bn/to_NM_V_C_T");
     return b_.node("Transpose", {y}, p + "data_bn/to_NM_C_T_V",
                    {{"perm", std::vector<int64_t>{0, 2, 3, 1}}});
   }
-  // Joint-major channel v*C + c -> a (C, 1, V, 1) constant broadcast on (N, C, T, V, M).
+  // Joint-major channel (m*V +) v*C + c -> a (C, 1, V, P) constant broadcast on (N, C, T, V, M).
   const Affine a = bn_affine(w.data_bn);
-  std::vector<float> scale(static_cast<size_t>(C * V)), shift(scale.size());
+  std::vector<float> scale(static_cast<size_t>(C * V * P)), shift(scale.size());
   for (int64_t c = 0; c < C; ++c)
-    for (int64_t v = 0; v < V; ++v) {
-      scale[c * V + v] = static_cast<float>(a.scale[v * C + c]);
-      shift[c * V + v] = static_cast<float>(a.shift[v * C + c]);
-    }
-  std::string y = b_.node("Mul", {x, b_.constant(p + "data_bn.scale", {C, 1, V, 1}, scale)},
+    for (int64_t v = 0; v < V; ++v)
+      for (int64_t m = 0; m < P; ++m) {
+        scale[(c * V + v) * P + m] = static_cast<float>(a.scale[(m * V + v) * C + c]);
+        shift[(c * V + v) * P + m] = static_cast<float>(a.shift[(m * V + v) * C + c]);
+      }
+  std::string y = b_.node("Mul", {x, b_.constant(p + "data_bn.scale", {C, 1, V, P}, scale)},
                           p + "data_bn/scale");
-  y = b_.node("Add", {y, b_.constant(p + "data_bn.shift", {C, 1, V, 1}, shift)},
+  y = b_.node("Add", {y, b_.constant(p + "data_bn.shift", {C, 1, V, P}, shift)},
               p + "data_bn/shift");
   y = b_.node("Transpose", {y}, p + "data_bn/to_NMCTV",
               {{"perm", std::vector<int64_t>{0, 4, 1, 2, 3}}});
@@ -387,22 +389,27 @@ std::string Lowering::block(const StreamSpec& spec, const BlockSpec& bs, const B
     z = b_.node("Add", {z, b_.constant(bp + ".gcn.bias_cw", {1, Cout, 1, V}, bias_cw)},
                 bp + "/gcn_bias");
   if (!fold()) z = batch_norm(z, w.gcn_bn, bp + ".tcn.0");
+  if (bs.gcn_residual != ResidualKind::kNone) z = gcn_residual(bs, w, bp, x, z);
   z = b_.node("Relu", {z}, bp + "/gcn_relu");
 
-  // Temporal conv (kt x 1, stride s, zero padding) with tcn.3 folded in.
-  const Affine t = fold() ? bn_affine(w.tcn_bn) : identity_affine(static_cast<size_t>(Cout));
-  std::vector<float> wt(w.tcn_weight.data.size()), bt(static_cast<size_t>(Cout));
-  for (int64_t c = 0; c < Cout; ++c) {
-    for (int64_t i = 0; i < Cout * kt; ++i)
-      wt[c * Cout * kt + i] = static_cast<float>(w.tcn_weight.data[c * Cout * kt + i] * t.scale[c]);
-    bt[c] = static_cast<float>(w.tcn_bias.data[c] * t.scale[c] + t.shift[c]);
-  }
+  std::string out;
   const std::vector<Attr> strided = {{"strides", std::vector<int64_t>{bs.stride, 1}}};
-  std::string out = conv(z, bp + ".tcn.2", wt, {Cout, Cout, kt, 1}, &bt,
-                         {{"strides", std::vector<int64_t>{bs.stride, 1}},
-                          {"pads", std::vector<int64_t>{pad_l, 0, pad_r, 0}}});
-  if (!fold()) out = batch_norm(out, w.tcn_bn, bp + ".tcn.3");
-
+  if (bs.temporal == TemporalUnit::kMultiScale) {
+    out = multi_scale(spec, bs, w, bp, z);
+  } else {
+    // Temporal conv (kt x 1, stride s, zero padding) with tcn.3 folded in.
+    const Affine t = fold() ? bn_affine(w.tcn_bn) : identity_affine(static_cast<size_t>(Cout));
+    std::vector<float> wt(w.tcn_weight.data.size()), bt(static_cast<size_t>(Cout));
+    for (int64_t c = 0; c < Cout; ++c) {
+      for (int64_t i = 0; i < Cout * kt; ++i)
+        wt[c * Cout * kt + i] = static_cast<float>(w.tcn_weight.data[c * Cout * kt + i] * t.scale[c]);
+      bt[c] = static_cast<float>(w.tcn_bias.data[c] * t.scale[c] + t.shift[c]);
+    }
+    out = conv(z, bp + ".tcn.2", wt, {Cout, Cout, kt, 1}, &bt,
+                           {{"strides", std::vector<int64_t>{bs.stride, 1}},
+                            {"pads", std::vector<int64_t>{pad_l, 0, pad_r, 0}}});
+    if (!fold()) out = batch_norm(out, w.tcn_bn, bp + ".tcn.3");
+  }
   switch (bs.residual) {
     case ResidualKind::kNone: break;
     case ResidualKind::kIdentity: out = b_.node("Add", {out, x}, bp + "/residual_add"); break;
@@ -442,12 +449,17 @@ std::string Lowering::stream(const StreamSpec& spec, const StreamWeights& w, con
   std::string y = data_bn(spec, w, p, x);
   int T = o_.T;
   for (size_t i = 0; i < spec.blocks.size(); ++i) {
-    y = block(spec, spec.blocks[i], w.blocks[i], w.A, p + "st_gcn_networks." + std::to_string(i), y,
+    const Tensor& A = w.blocks[i].A.data.empty() ? w.A : w.blocks[i].A;  // a block's own A
+    y = block(spec, spec.blocks[i], w.blocks[i], A, p + "st_gcn_networks." + std::to_string(i), y,
               T);
     T = temporal_out(T, spec.blocks[i].stride);
   }
   return head(spec, w, p, y);
 }
+
+}  // namespace onnx_export
+
+namespace {
 
 void add_metadata(onnx::ModelProto& mp, const std::string& key, const std::string& value) {
   onnx::StringStringEntryProto* e = mp.add_metadata_props();
@@ -474,16 +486,26 @@ Result<onnx::ModelProto> build_model(const Model& model, const OnnxExportOptions
   onnx::GraphProto* g = mp.mutable_graph();
   g->set_name("stgcn");
   const int64_t n = opt.dynamic_batch ? -1 : opt.batch;
+  // The model's own input layout: mmaction2 / pyskl models take (N, M, T, V, C).
+  const bool nmtvc = spec.input_layout() == InputLayout::kNMTVC;
+  if (spec.fixed_persons() > 0 && opt.M != spec.fixed_persons())
+    return invalid_argument("M=" + str(opt.M) + ": the model normalises per person (data_bn 'MVC') "
+                            "and needs M=" + str(spec.fixed_persons()));
   onnx_export::set_tensor_type(g->add_input(), opt.input_name,
-                               {n, spec.C(), opt.T, spec.V(), opt.M}, kBatchSymbol);
+                               nmtvc ? std::vector<int64_t>{n, opt.M, opt.T, spec.V(), spec.C()}
+                                     : std::vector<int64_t>{n, spec.C(), opt.T, spec.V(), opt.M},
+                               kBatchSymbol);
 
   GraphBuilder b(g);
   b.reserve(opt.input_name);
   Lowering lower(b, opt);
+  std::string x = opt.input_name;
+  if (nmtvc)
+    x = b.node("Transpose", {x}, "input/to_NCTVM", {{"perm", std::vector<int64_t>{0, 4, 2, 3, 1}}});
   std::string logits = lower.stream(spec.streams[0], model.streams[0],
-                                    spec.two_stream ? "origin_stream." : "", opt.input_name);
+                                    spec.two_stream ? "origin_stream." : "", x);
   if (spec.two_stream) {
-    const std::string m = lower.motion(opt.input_name, spec.motion);
+    const std::string m = lower.motion(x, spec.motion);
     const std::string ml = lower.stream(spec.streams[1], model.streams[1], "motion_stream.", m);
     logits = b.node("Add", {logits, ml}, "two_stream/sum");
   }

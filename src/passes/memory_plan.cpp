@@ -59,6 +59,8 @@ bool may_alias(const Node& n, size_t i) {
     case Op::kPersonMean:
     case Op::kFcn:
     case Op::kConvert:
+    case Op::kMaxPool:
+    case Op::kConcat:
     case Op::kHead: return false;
   }
   return false;

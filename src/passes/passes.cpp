@@ -49,6 +49,37 @@ void fold_into_conv(Graph& g, ConstId& weight, ConstId& bias, const std::string&
   for (size_t co = 0; co < cout; ++co) b[co] = b[co] * scale[co] + shift[co];
 }
 
+// y = max(...) * scale + shift after a max-pool (composing with an affine it has).
+bool fold_into_max_pool(Graph& g, Node& mp, const std::vector<float>& scale,
+                        const std::vector<float>& shift) {
+  auto& a = mp.as<MaxPoolAttrs>();
+  if (a.relu) return false;
+  const int64_t C = static_cast<int64_t>(scale.size());
+  if (a.scale == kNoConst) {
+    a.scale = g.add_constant(fmt::format("{}.scale", mp.name), {C}, scale);
+    a.shift = g.add_constant(fmt::format("{}.shift", mp.name), {C}, shift);
+    return true;
+  }
+  std::vector<float>& s = data(g, a.scale);
+  std::vector<float>& t = data(g, a.shift);
+  for (int64_t c = 0; c < C; ++c) {
+    s[c] *= scale[c];
+    t[c] = t[c] * scale[c] + shift[c];
+  }
+  return true;
+}
+
+// The node's relu flag, when it has one (nullptr otherwise).
+bool* relu_flag(Node& n) {
+  switch (n.op) {
+    case Op::kAggregate: return &n.as<AggregateAttrs>().relu;
+    case Op::kTemporalConv: return &n.as<TemporalConvAttrs>().relu;
+    case Op::kAdd: return &n.as<AddAttrs>().relu;
+    case Op::kMaxPool: return &n.as<MaxPoolAttrs>().relu;
+    default: return nullptr;
+  }
+}
+
 }  // namespace
 
 bool fold_edge_importance(Graph& g) {
@@ -81,6 +112,36 @@ bool fold_batch_norm(Graph& g) {
       auto& ta = p->as<TemporalConvAttrs>();
       if (ta.relu || ta.add_residual) continue;
       fold_into_conv(g, ta.weight, ta.bias, p->name, scale, shift);
+    } else if (Node* mp = sole_producer(g, bn, 0, Op::kMaxPool)) {
+      if (!fold_into_max_pool(g, *mp, scale, shift)) continue;
+    } else if (Node* cat = sole_producer(g, bn, 0, Op::kConcat)) {
+      // BN(concat(x_i)) = concat(BN_i(x_i)): each slice folds into its producer (all or none).
+      std::vector<Node*> prods;
+      for (size_t k = 0; k < cat->inputs.size(); ++k) {
+        Node* p = sole_producer(g, *cat, k, Op::kTemporalConv);
+        if (p == nullptr) p = sole_producer(g, *cat, k, Op::kMaxPool);
+        const bool ok =
+            p != nullptr &&
+            (p->op == Op::kTemporalConv
+                 ? !p->as<TemporalConvAttrs>().relu && !p->as<TemporalConvAttrs>().add_residual
+                 : !p->as<MaxPoolAttrs>().relu);
+        if (!ok) break;
+        prods.push_back(p);
+      }
+      if (prods.size() != cat->inputs.size()) continue;
+      size_t at = 0;
+      for (Node* p : prods) {
+        const size_t c = static_cast<size_t>(g.values[p->output].shape.back());
+        const std::vector<float> sc(scale.begin() + at, scale.begin() + at + c),
+            sh(shift.begin() + at, shift.begin() + at + c);
+        if (p->op == Op::kTemporalConv) {
+          auto& ta = p->as<TemporalConvAttrs>();
+          fold_into_conv(g, ta.weight, ta.bias, p->name, sc, sh);
+        } else {
+          fold_into_max_pool(g, *p, sc, sh);
+        }
+        at += c;
+      }
     } else if (Node* p2 = sole_producer(g, bn, 0, Op::kResidualConv)) {
       auto& ra = p2->as<ResidualConvAttrs>();
       fold_into_conv(g, ra.weight, ra.bias, p2->name, scale, shift);
@@ -122,6 +183,68 @@ bool fold_batch_norm(Graph& g) {
   return changed;
 }
 
+bool fuse_gcn_residual(Graph& g) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  bool changed = false;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& add = g.nodes[i];
+    if (add.op != Op::kAdd || add.branch < 0 || add.as<AddAttrs>().relu) continue;
+    Node* agg = sole_producer(g, add, 0, Op::kAggregate);
+    if (agg == nullptr) continue;
+    auto& aa = agg->as<AggregateAttrs>();
+    if (aa.relu || aa.adjacency == kNoConst) continue;
+    Node* gcn = sole_producer(g, *agg, 0, Op::kGcnConv);
+    if (gcn == nullptr) continue;
+    const ValueId x = gcn->inputs[0], r = add.inputs[1];
+    auto& ga = gcn->as<GcnConvAttrs>();
+    const auto& ws = g.constants[ga.weight].shape;  // K Cout Cin
+    const int64_t K = ws[0], cout = ws[1], cin = ws[2];
+    std::vector<float> w_down, b_down(static_cast<size_t>(cout), 0.f);
+    if (r == x) {  // identity
+      if (cin != cout) continue;
+      w_down.assign(static_cast<size_t>(cout * cin), 0.f);
+      for (int64_t c = 0; c < cout; ++c) w_down[static_cast<size_t>(c * cin + c)] = 1.f;
+    } else {
+      Node* down = sole_producer(g, add, 1, Op::kResidualConv);
+      if (down == nullptr || down->inputs[0] != x || down->as<ResidualConvAttrs>().stride != 1)
+        continue;
+      const auto& da = down->as<ResidualConvAttrs>();
+      w_down = data(g, da.weight);
+      if (da.bias != kNoConst) b_down = data(g, da.bias);
+    }
+    // Partition K computes down(x) and aggregates it through the identity.
+    std::vector<float> w = data(g, ga.weight);
+    w.insert(w.end(), w_down.begin(), w_down.end());
+    std::vector<float> b = ga.bias != kNoConst ? data(g, ga.bias)
+                                               : std::vector<float>(static_cast<size_t>(K * cout), 0.f);
+    b.insert(b.end(), b_down.begin(), b_down.end());
+    const int64_t V = g.constants[aa.adjacency].shape[1];
+    auto extend = [&](ConstId c, float off_diagonal, float diagonal, const char* what) {
+      std::vector<float> m = data(g, c);
+      for (int64_t v = 0; v < V; ++v)
+        for (int64_t u = 0; u < V; ++u) m.push_back(v == u ? diagonal : off_diagonal);
+      return g.add_constant(fmt::format("{}.{}_with_residual", agg->name, what), {K + 1, V, V},
+                            std::move(m));
+    };
+    aa.adjacency = extend(aa.adjacency, 0.f, 1.f, "A");
+    if (aa.importance != kNoConst) aa.importance = extend(aa.importance, 1.f, 1.f, "importance");
+    ga.weight = g.add_constant(fmt::format("{}.weight_with_residual", gcn->name),
+                               {K + 1, cout, cin}, std::move(w));
+    ga.bias = g.add_constant(fmt::format("{}.bias_with_residual", gcn->name), {K + 1, cout},
+                             std::move(b));
+    ga.K = static_cast<int>(K + 1);
+    g.values[gcn->output].shape[1] = K + 1;
+    replace_uses(g, add.output, agg->output);
+    dead[i] = true;
+    changed = true;
+  }
+  if (changed) {
+    remove_nodes(g, dead);
+    eliminate_dead_code(g);  // the down conv nobody reads now
+  }
+  return changed;
+}
+
 bool fuse_relu(Graph& g) {
   std::vector<bool> dead(g.nodes.size(), false);
   bool changed = false;
@@ -131,15 +254,22 @@ bool fuse_relu(Graph& g) {
     int p = g.producer(r.inputs[0]);
     if (p < 0 || g.use_count(r.inputs[0]) != 1) continue;
     Node& prod = g.nodes[p];
-    bool* flag = nullptr;
-    switch (prod.op) {
-      case Op::kAggregate: flag = &prod.as<AggregateAttrs>().relu; break;
-      case Op::kTemporalConv: flag = &prod.as<TemporalConvAttrs>().relu; break;
-      case Op::kAdd: flag = &prod.as<AddAttrs>().relu; break;
-      default: break;
+    if (prod.op == Op::kConcat) {
+      // relu(concat(x_i)) = concat(relu(x_i)): into every producer, or not at all.
+      std::vector<bool*> flags;
+      for (size_t k = 0; k < prod.inputs.size(); ++k) {
+        const int q = g.producer(prod.inputs[k]);
+        bool* f = q < 0 || g.use_count(prod.inputs[k]) != 1 ? nullptr : relu_flag(g.nodes[q]);
+        if (f == nullptr) break;
+        flags.push_back(f);
+      }
+      if (flags.size() != prod.inputs.size()) continue;
+      for (bool* f : flags) *f = true;
+    } else {
+      bool* flag = relu_flag(prod);
+      if (flag == nullptr || *flag) continue;
+      *flag = true;
     }
-    if (flag == nullptr || *flag) continue;
-    *flag = true;
     replace_uses(g, r.output, r.inputs[0]);
     dead[i] = true;
     changed = true;
@@ -295,7 +425,12 @@ const std::vector<PassInfo>& pipeline() {
       {"fold_batch_norm",
        "fold BatchNorms into the temporal/residual convs and the gcn conv + aggregation bias",
        fold_batch_norm},
-      {"fuse_relu", "apply ReLU inside the producing aggregation, conv or add", fuse_relu},
+      {"fuse_gcn_residual",
+       "add the gcn residual (ST-GCN++) as one more partition of the gcn conv, aggregated "
+       "through the identity",
+       fuse_gcn_residual},
+      {"fuse_relu", "apply ReLU inside the producing aggregation, conv, max-pool or add",
+       fuse_relu},
       {"fuse_residual_add", "add the residual (and ReLU) inside the temporal conv",
        fuse_residual_add},
       {"lower_aggregation", "turn the graph aggregation into one GEMM per block",

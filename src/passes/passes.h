@@ -24,6 +24,7 @@ const std::vector<PassInfo>& pipeline();
 
 bool fold_edge_importance(ir::Graph& g);  // A ⊙ importance -> one constant
 bool fold_batch_norm(ir::Graph& g);       // BN into the producing conv / aggregation
+bool fuse_gcn_residual(ir::Graph& g);     // gcn residual -> one more gcn partition
 bool fuse_relu(ir::Graph& g);             // ReLU into its producer
 bool fuse_residual_add(ir::Graph& g);     // residual add (+ReLU) into the temporal conv
 bool lower_aggregation(ir::Graph& g);     // aggregation as one GEMM per block

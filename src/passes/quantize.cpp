@@ -17,7 +17,8 @@ namespace {
 
 bool has_relu(const Node& n) {
   return (n.op == Op::kAggregate && n.as<AggregateAttrs>().relu) ||
-         (n.op == Op::kTemporalConv && n.as<TemporalConvAttrs>().relu);
+         (n.op == Op::kTemporalConv && n.as<TemporalConvAttrs>().relu) ||
+         (n.op == Op::kMaxPool && n.as<MaxPoolAttrs>().relu);
 }
 
 // Per output channel max |w| / 127; weights (K, Cout, Cin) or (Cout, Cin[, k]).
@@ -47,6 +48,8 @@ Status check_fused(const Graph& g, const std::string& precision) {
       case Op::kTemporalConv:
       case Op::kResidualConv:
       case Op::kConvert:
+      case Op::kMaxPool:
+      case Op::kConcat:
       case Op::kHead: ok = true; break;
       case Op::kAggregate: ok = n.as<AggregateAttrs>().gemm_matrix != kNoConst; break;
       case Op::kAdd:
@@ -124,7 +127,8 @@ Status quantize_int8(Graph& g, const std::map<std::string, TensorRange>& ranges,
     }
     if (!q[i]) continue;
     STGCN_ASSIGN_OR_RETURN(TensorRange r, range_of(out.name));
-    const bool u8 = has_relu(n);
+    // A concat is u8 when what it joins is (calibration saw nothing negative).
+    const bool u8 = has_relu(n) || (n.op == Op::kConcat && r.min >= 0.f);
     out.dtype = u8 ? DType::kU8 : DType::kS8;
     out.scale = r.amax / (u8 ? 255.f : 127.f);
     // Weight scales.

@@ -67,9 +67,10 @@ Act aggregate(const Act& y, const std::vector<float>& a_hat, int K) {
   return z;
 }
 
-// Temporal conv, kernel kt along T, `pad` zero frames on the left (kt-1-pad
-// on the right), stride s.
-Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride, int pad) {
+// Temporal conv, kernel kt along T with dilation d, `pad` zero frames on the left
+// ((kt-1)*d-pad on the right), stride s.
+Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride, int pad,
+                  int dilation = 1) {
   const int cout = static_cast<int>(w.shape[0]), kt = static_cast<int>(w.shape[2]);
   const int t_out = temporal_out(x.T, stride);
   Act y(cout, t_out, x.V);
@@ -81,7 +82,7 @@ Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride,
       for (int j = 0; j < kt; ++j) {
         const float wj = w.data[(static_cast<size_t>(o) * x.C + i) * kt + j];
         for (int t = 0; t < t_out; ++t) {
-          const int ts = t * stride + j - pad;
+          const int ts = t * stride + j * dilation - pad;
           if (ts < 0 || ts >= x.T) continue;
           for (int v = 0; v < x.V; ++v) yo[t * x.V + v] += wj * xi[ts * x.V + v];
         }
@@ -91,17 +92,82 @@ Act temporal_conv(const Act& x, const Tensor& w, const Tensor& bias, int stride,
   return y;
 }
 
+// Max over a 3-frame window (dilation 1) with `pad` frames of -inf on the left, stride s.
+Act temporal_max_pool(const Act& x, int stride, int pad) {
+  const int t_out = temporal_out(x.T, stride);
+  Act y(x.C, t_out, x.V);
+  for (int c = 0; c < x.C; ++c)
+    for (int t = 0; t < t_out; ++t)
+      for (int v = 0; v < x.V; ++v) {
+        float m = -INFINITY;
+        for (int j = 0; j < 3; ++j) {
+          const int ts = t * stride + j - pad;
+          if (ts >= 0 && ts < x.T) m = std::max(m, x.ch(c)[ts * x.V + v]);
+        }
+        y.ch(c)[t * x.V + v] = m;
+      }
+  return y;
+}
+
+// mstcn: six branches on z, concatenated, then transform (BN, ReLU, 1x1 conv) and tcn_bn.
+Act multi_scale(const Act& z, const BlockSpec& spec, const BlockWeights& w, bool causal) {
+  std::vector<Act> outs;
+  int total = 0;
+  for (int b = 0; b < kMultiScaleBranches; ++b) {
+    const MultiScaleBranch& br = w.branches[b];
+    Act y;
+    if (b == kMultiScalePointBranch) {
+      y = conv1x1(z, br.weight, br.bias, spec.stride);
+    } else {
+      y = conv1x1(z, br.pre_weight, br.pre_bias, 1);
+      batch_norm(y, br.pre_bn);
+      relu(y);
+      if (b < kMultiScaleDilatedBranches) {
+        const int d = b + 1;
+        y = temporal_conv(y, br.weight, br.bias, spec.stride, causal ? 2 * d : d, d);
+      } else {
+        y = temporal_max_pool(y, spec.stride, causal ? 2 : 1);
+      }
+    }
+    total += y.C;
+    outs.push_back(std::move(y));
+  }
+  Act cat(total, outs[0].T, outs[0].V);
+  size_t at = 0;
+  for (const Act& y : outs) {
+    std::copy(y.d.begin(), y.d.end(), cat.d.begin() + static_cast<std::ptrdiff_t>(at));
+    at += y.d.size();
+  }
+  batch_norm(cat, w.transform_bn);
+  relu(cat);
+  Act out = conv1x1(cat, w.transform_weight, w.transform_bias, 1);
+  batch_norm(out, w.tcn_bn);
+  return out;
+}
+
 Act block_forward(const Act& x, const BlockSpec& spec, const BlockWeights& w, const Tensor& A,
-                  int K, int pad) {
-  std::vector<float> a_hat = A.data;
+                  int K, int pad, bool causal) {
+  std::vector<float> a_hat = w.A.data.empty() ? A.data : w.A.data;
   if (!w.importance.data.empty())
     for (size_t i = 0; i < a_hat.size(); ++i) a_hat[i] *= w.importance.data[i];
 
   Act z = aggregate(conv1x1(x, w.gcn_weight, w.gcn_bias, 1), a_hat, K);
   batch_norm(z, w.gcn_bn);
+  if (spec.gcn_residual == ResidualKind::kIdentity) {
+    for (size_t p = 0; p < z.d.size(); ++p) z.d[p] += x.d[p];
+  } else if (spec.gcn_residual == ResidualKind::kConv) {
+    Act r = conv1x1(x, w.gcn_down_weight, w.gcn_down_bias, 1);
+    batch_norm(r, w.gcn_down_bn);
+    for (size_t p = 0; p < z.d.size(); ++p) z.d[p] += r.d[p];
+  }
   relu(z);
-  Act out = temporal_conv(z, w.tcn_weight, w.tcn_bias, spec.stride, pad);
-  batch_norm(out, w.tcn_bn);
+  Act out;
+  if (spec.temporal == TemporalUnit::kMultiScale) {
+    out = multi_scale(z, spec, w, causal);
+  } else {
+    out = temporal_conv(z, w.tcn_weight, w.tcn_bias, spec.stride, pad);
+    batch_norm(out, w.tcn_bn);
+  }
   switch (spec.residual) {
     case ResidualKind::kNone: break;
     case ResidualKind::kIdentity:
@@ -133,13 +199,15 @@ Tensor stream_forward(const StreamSpec& spec, const StreamWeights& w, const Tens
         for (int t = 0; t < T; ++t)
           for (int v = 0; v < V; ++v) {
             const size_t src = ((((static_cast<size_t>(n) * C + c) * T + t) * V + v) * M + m);
-            const int ch = v * C + c;  // data_bn is joint-major
+            // data_bn is joint-major; MVC adds the person: (m * V + v) * C + c.
+            const int ch = ((spec.data_bn_persons > 1 ? m : 0) * V + v) * C + c;
             const float scale =
                 w.data_bn.weight[ch] / std::sqrt(w.data_bn.var[ch] + BatchNorm::kEps);
             a.ch(c)[t * V + v] = (x.data[src] - w.data_bn.mean[ch]) * scale + w.data_bn.bias[ch];
           }
       for (size_t b = 0; b < spec.blocks.size(); ++b)
-        a = block_forward(a, spec.blocks[b], w.blocks[b], w.A, spec.K, spec.pad_left());
+        a = block_forward(a, spec.blocks[b], w.blocks[b], w.A, spec.K, spec.pad_left(),
+                          spec.temporal_padding == TemporalPadding::kCausal);
       for (int c = 0; c < c_last; ++c) {
         double s = 0;
         for (int p = 0; p < a.T * a.V; ++p) s += a.ch(c)[p];
@@ -167,6 +235,10 @@ Status check_model_input(const ModelSpec& spec, const Tensor& input, const std::
     return invalid_argument("input '" + source + "' has shape " + shape_string(s) +
                             "; the model expects C=" + std::to_string(spec.C()) +
                             " and V=" + std::to_string(spec.V()) + " in (N, C, T, V, M)");
+  if (spec.fixed_persons() > 0 && s[4] != spec.fixed_persons())
+    return invalid_argument("input '" + source + "' has shape " + shape_string(s) + "; the model " +
+                            "normalises per person (data_bn 'MVC') and needs M=" +
+                            std::to_string(spec.fixed_persons()));
   for (int i : {0, 2, 4})
     if (s[i] < 1)
       return invalid_argument("input '" + source + "' has shape " + shape_string(s) +

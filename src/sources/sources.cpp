@@ -384,7 +384,7 @@ Result<std::vector<std::vector<int>>> joint_mapping(std::string_view from, std::
   if (from == "coco" && to == "openpose") return kCocoToOpenpose;
   if (is_mediapipe(from) && to == "openpose") return kMediapipeToOpenpose;
   if (is_mediapipe(from) && to == "coco") return kMediapipeToCoco;
-  if (is_mediapipe(from) && to == "ntu-rgb+d") return kMediapipeToNtu;
+  if (is_mediapipe(from) && (to == "ntu-rgb+d" || to == "nturgb+d")) return kMediapipeToNtu;
   if (to == "ntu_edge")
     return unsupported("no joint mapping from '" + std::string(from) +
                        "' to 'ntu_edge': its 24 nodes are the NTU skeleton's bones, not joints");

@@ -222,7 +222,8 @@ TEST(Passes, PipelineOrderAndDisabling) {
   STGCN_REQUIRE_FIXTURES();
   std::vector<std::string> names;
   for (const auto& p : passes::pipeline()) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"fold_edge_importance", "fold_batch_norm", "fuse_relu",
+  EXPECT_EQ(names, (std::vector<std::string>{"fold_edge_importance", "fold_batch_norm",
+                                             "fuse_gcn_residual", "fuse_relu",
                                              "fuse_residual_add", "lower_aggregation", "fuse_head",
                                              "eliminate_dead_code"}));
   Graph g = fixture_graph();

@@ -12,6 +12,7 @@
 #include "stgcn/npy.h"
 #include "runtime/continual.h"
 #include "runtime/continual_oracle.h"
+#include "test_util.h"
 
 namespace stgcn::runtime {
 namespace {
@@ -469,6 +470,41 @@ TEST(Continual, EngineMetadataSaysWhetherItStreams) {
     auto cm = continual_from_engine(**engine, 1);
     ASSERT_FALSE(cm.is_ok());
     EXPECT_NE(cm.status().message().find("continual"), std::string::npos);
+  }
+}
+
+// ST-GCN++ (mmaction2): the multi-scale unit streams too -- dilated convs, the max-pool and the
+// concat whose branches line up. Causal: live at the last frame = the window; centre: flushed.
+TEST(Continual, StgcnPlusPlusStreams) {
+  STGCN_REQUIRE_FIXTURES();
+  const auto& m = testing::manifest();
+  ASSERT_TRUE(m.contains("mm"));
+  for (const char* name : {"causal_stgcnpp_coco2d_mmengine", "offset_res_mstcn_ntu_mmengine"}) {
+    const nlohmann::json* c = nullptr;
+    for (const auto& e : m["mm"]["cases"])
+      if (e["name"] == name) c = &e;
+    ASSERT_NE(c, nullptr) << name;
+    LoadOptions o;
+    o.strides = (*c)["strides"].get<std::vector<int>>();
+    const bool causal = (*c)["temporal_padding"] == "causal";
+    if (causal) o.temporal_padding = TemporalPadding::kCausal;
+    auto model = load_model(testing::fixture_path((*c)["checkpoint"]), o);
+    ASSERT_TRUE(model.is_ok()) << model.status().message();
+    auto raw = read_npy(testing::fixture_path((*c)["input"]));
+    ASSERT_TRUE(raw.is_ok());
+    auto x = convert_input_layout(*raw, InputLayout::kNMTVC, InputLayout::kNCTVM);
+    ASSERT_TRUE(x.is_ok());
+    ASSERT_EQ(x->shape[4], 1);
+    const int T = static_cast<int>(x->shape[2]);
+    auto cm = create(*model, T, static_cast<int>(x->shape[0]));
+    ASSERT_TRUE(cm.is_ok()) << name << ": " << cm.status().message();
+    const Tensor ref = window_logits(*model, *x, 1);
+    EXPECT_LT(max_rel_diff(ref, continual_logits(**cm, *x, 1, /*flush=*/true)), 1e-4) << name;
+    if (causal) {
+      EXPECT_LT(max_rel_diff(ref, continual_logits(**cm, *x, 1, /*flush=*/false)), 1e-4) << name;
+    } else {  // the centre-padded model lags until flushed
+      EXPECT_GT(max_rel_diff(ref, continual_logits(**cm, *x, 1, /*flush=*/false)), 1e-3) << name;
+    }
   }
 }
 

@@ -26,6 +26,9 @@ struct ModelFlags {
   std::string motion = "first_difference";
   std::vector<int> strides;
   std::string temporal_padding;  // "" = from the model (see load)
+  std::string gcn_adaptive;      // "" = read off the checkpoint (mmaction2 / pyskl)
+  std::string input_layout;      // "" = the model's own (nmtvc for mmaction2 / pyskl)
+  std::string feature;           // "" / "j": raw joints; b, jm, bm: computed from them
 
   // MODEL is positional; `model_required` false lets a command run without
   // it (e.g. the interactive export).
@@ -37,8 +40,10 @@ struct ModelFlags {
                     "Skeleton layout when the checkpoint holds no A (openpose, ntu-rgb+d, "
                     "ntu_edge, mediapipe, blazepose, coco, or a custom layout .json); when it "
                     "holds A, a differing layout only warns");
-    app->add_option("--strategy", strategy, "Partition strategy: uniform, distance, spatial")
-        ->check(CLI::IsMember({"uniform", "distance", "spatial"}));
+    app->add_option("--strategy", strategy,
+                    "Partition strategy: uniform, distance, spatial (mmaction2 'stgcn_spatial'), "
+                    "inward_outward (mmaction2 'spatial'), binary_adj")
+        ->check(CLI::IsMember({"uniform", "distance", "spatial", "inward_outward", "binary_adj"}));
     app->add_option("--max-hop", max_hop, "Graph max_hop")
         ->capture_default_str()
         ->check(CLI::Range(0, 16));
@@ -57,12 +62,32 @@ struct ModelFlags {
                     "frames before, none after); default: what classes.json next to the "
                     "checkpoint says, else centre (an ONNX graph's pads decide for ONNX)")
         ->check(CLI::IsMember({"centre", "center", "causal"}));
+    app->add_option("--gcn-adaptive", gcn_adaptive,
+                    "mmaction2 / pyskl: how the learned PA combines with A (importance: A*PA, "
+                    "offset: A+PA); default: read off PA (mean |PA| >= 0.5: importance)")
+        ->check(CLI::IsMember({"importance", "offset"}));
+    app->add_option("--input-layout", input_layout,
+                    "Axis order of the sample arrays this command reads: nctvm (N, C, T, V, M; "
+                    "original ST-GCN) or nmtvc (N, M, T, V, C; mmaction2 / pyskl); default: the "
+                    "model's own")
+        ->check(CLI::IsMember({"nctvm", "nmtvc"}));
+    app->add_option("--feature", feature,
+                    "Input feature the model was trained on, computed from the raw joints in the "
+                    "sample arrays (pyskl / mmaction2 GenSkeFeat): j (joints, default), b "
+                    "(bones), jm (joint motion), bm (bone motion)")
+        ->check(CLI::IsMember({"j", "b", "jm", "bm"}));
   }
 
   // Loads the model (model_flags.cpp). Temporal padding: --temporal-padding,
   // else the "model.temporal_padding" of a classes.json next to a checkpoint
   // that names it, else centre; an ONNX graph carries its own.
   stgcn::Result<stgcn::Model> load() const;
+  // The spec of MODEL (a checkpoint / ONNX model, or an engine's metadata).
+  stgcn::Result<stgcn::ModelSpec> spec() const;
+  // Reads samples from a .npy in the layout --input-layout names (else the model's own) and
+  // returns them as (N, C, T, V, M); a shape that does not fit says what the model expects.
+  stgcn::Result<stgcn::Tensor> read_samples(const std::string& npy, const stgcn::ModelSpec& spec,
+                                            const std::string& what) const;
 };
 
 // Every message may quote input (paths, stream names, JSON text): control characters are

@@ -57,11 +57,11 @@ Result<std::shared_ptr<const Engine>> EngineFlags::get(int default_batch) const 
                   "--calib, --calib-table, --max-drop and --keep-fp32 need --precision int8");
   Tensor calib_t, val_t, labels_t;
   if (!calib.empty()) {
-    STGCN_ASSIGN_OR_RETURN(calib_t, read_npy(calib));
+    STGCN_ASSIGN_OR_RETURN(calib_t, model.read_samples(calib, m.spec, "--calib"));
     o.calib = &calib_t;
   }
   if (!val.empty()) {
-    STGCN_ASSIGN_OR_RETURN(val_t, read_npy(val));
+    STGCN_ASSIGN_OR_RETURN(val_t, model.read_samples(val, m.spec, "--val"));
     o.val = &val_t;
   }
   if (!val_labels.empty()) {

@@ -33,10 +33,23 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
   const stgcn::ModelSpec& spec = model->spec;
   const stgcn::StreamSpec& s = spec.streams.front();
   const int64_t params = stgcn::parameter_count(*model);
+  if (spec.fixed_persons() > 0) M = spec.fixed_persons();
   const int64_t macs = stgcn::count_macs(spec, T, M);
+  const bool nmtvc = spec.input_layout() == stgcn::InputLayout::kNMTVC;
+  const std::string input_shape =
+      nmtvc ? fmt::format("(N, M{}, T, V={}, C={})",
+                          spec.fixed_persons() ? "=" + std::to_string(M) : "", s.V, s.C)
+            : fmt::format("(N, C={}, T, V={}, M)", s.C, s.V);
+  const bool ms = s.blocks.front().temporal == stgcn::TemporalUnit::kMultiScale;
   if (json) {
     nlohmann::json j;
     j["model"] = flags.path;
+    j["dialect"] = stgcn::dialect_name(spec.dialect);
+    j["family"] = spec.family;
+    if (!spec.gcn_adaptive.empty()) j["gcn_adaptive"] = spec.gcn_adaptive;
+    j["input_layout"] = stgcn::input_layout_name(spec.input_layout());
+    j["input_shape"] = input_shape;
+    j["data_bn"] = spec.fixed_persons() ? "MVC" : "VC";
     j["streams"] = spec.streams.size();
     j["two_stream"] = spec.two_stream;
     if (spec.two_stream) j["motion"] = stgcn::motion_mode_name(spec.motion);
@@ -55,13 +68,24 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
       j["blocks"].push_back({{"in", b.in_channels},
                              {"out", b.out_channels},
                              {"stride", b.stride},
-                             {"residual", stgcn::residual_kind_name(b.residual)}});
+                             {"residual", stgcn::residual_kind_name(b.residual)},
+                             {"gcn_residual", stgcn::residual_kind_name(b.gcn_residual)},
+                             {"temporal", b.temporal == stgcn::TemporalUnit::kMultiScale
+                                              ? "mstcn"
+                                              : "unit_tcn"},
+                             {"branch_channels", b.branch_channels}});
     j["parameters"] = params;
     j["macs"] = {{"T", T}, {"M", M}, {"value", macs}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
   fmt::print("model:            {}\n", flags.path);
+  fmt::print("family:           {} ({} checkpoint{})\n", spec.family,
+             stgcn::dialect_name(spec.dialect),
+             spec.gcn_adaptive.empty() ? "" : ", gcn_adaptive " + spec.gcn_adaptive);
+  fmt::print("input:            {} ({}){}\n", input_shape,
+             stgcn::input_layout_name(spec.input_layout()),
+             spec.fixed_persons() ? ", data_bn per person (MVC)" : "");
   if (spec.two_stream)
     fmt::print("streams:          2 (origin + motion, logits summed; motion {})\n",
                stgcn::motion_mode_name(spec.motion));
@@ -73,13 +97,21 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
   fmt::print("V, C, K:          {}, {}, {}\n", s.V, s.C, s.K);
   fmt::print("classes:          {}\n", s.num_class);
   fmt::print("edge importance:  {}\n", s.edge_importance ? "on" : "off");
-  fmt::print("temporal kernel:  {} ({} padding: {} before, {} after)\n", s.temporal_kernel,
-             stgcn::temporal_padding_name(s.temporal_padding), s.pad_left(), s.pad_right());
-  fmt::print("blocks:\n   #    in   out  stride  residual\n");
+  if (ms)
+    fmt::print("temporal unit:    mstcn (3x1 convs dilated 1-4, 3x1 max-pool, 1x1; {} padding)\n",
+               stgcn::temporal_padding_name(s.temporal_padding));
+  else
+    fmt::print("temporal kernel:  {} ({} padding: {} before, {} after)\n", s.temporal_kernel,
+               stgcn::temporal_padding_name(s.temporal_padding), s.pad_left(), s.pad_right());
+  fmt::print("blocks:\n   #    in   out  stride  residual  gcn residual{}\n",
+             ms ? "  branch widths" : "");
   for (size_t i = 0; i < s.blocks.size(); ++i) {
     const auto& b = s.blocks[i];
-    fmt::print("  {:2}  {:4}  {:4}  {:6}  {}\n", i, b.in_channels, b.out_channels, b.stride,
-               stgcn::residual_kind_name(b.residual));
+    std::string widths;
+    for (int c : b.branch_channels) widths += (widths.empty() ? "" : ",") + std::to_string(c);
+    fmt::print("  {:2}  {:4}  {:4}  {:6}  {:8}  {:12}  {}\n", i, b.in_channels, b.out_channels,
+               b.stride, stgcn::residual_kind_name(b.residual),
+               stgcn::residual_kind_name(b.gcn_residual), widths);
   }
   fmt::print("parameters:       {}\n", with_commas(params));
   fmt::print("MACs (T={}, M={}): {:.2f} G ({:.1f} GFLOP)\n", T, M, macs / 1e9, 2 * macs / 1e9);
@@ -88,8 +120,6 @@ int run_inspect(const ModelFlags& flags, int T, int M, bool json) {
 
 int run_infer(const ModelFlags& flags, const std::string& input, const std::string& output,
               bool reference, int threads) {
-  auto x = stgcn::read_npy(input);
-  if (!x.is_ok()) return fail(x.status());
   stgcn::Result<stgcn::Tensor> logits = stgcn::Status(stgcn::ErrorCode::kInternal, "not run");
   const char* how = "reference";
   if (stgcn::is_engine_path(flags.path)) {
@@ -98,6 +128,8 @@ int run_infer(const ModelFlags& flags, const std::string& input, const std::stri
                                 "--reference needs a checkpoint or ONNX model, not an engine"));
     auto engine = stgcn::Engine::load(flags.path);
     if (!engine.is_ok()) return fail(engine.status());
+    auto x = flags.read_samples(input, (*engine)->info().spec, "input");
+    if (!x.is_ok()) return fail(x.status());
     auto ctx = (*engine)->create_context(threads);
     if (!ctx.is_ok()) return fail(ctx.status());
     logits = (*ctx)->run(*x);
@@ -105,6 +137,8 @@ int run_infer(const ModelFlags& flags, const std::string& input, const std::stri
   } else {
     auto model = flags.load();
     if (!model.is_ok()) return fail(model.status());
+    auto x = flags.read_samples(input, model->spec, "input");
+    if (!x.is_ok()) return fail(x.status());
     stgcn::Status st = stgcn::check_model_input(model->spec, *x, input);
     if (!st.is_ok()) return fail(st);
     if (reference) {

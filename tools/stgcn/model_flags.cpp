@@ -4,7 +4,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "commands.h"
+#include "stgcn/npy.h"
 
 namespace stgcn::cli {
 namespace {
@@ -48,6 +51,7 @@ Result<Model> ModelFlags::load() const {
   if (!m.is_ok()) return m.status();
   opt.motion = *m;
   if (!strides.empty()) opt.strides = strides;
+  if (!gcn_adaptive.empty()) opt.gcn_adaptive = gcn_adaptive;
   opt.warn = [](const std::string& w) {
     std::fprintf(stderr, "stgcn: warning: %s\n", escape_control(w).c_str());
   };
@@ -67,6 +71,44 @@ Result<Model> ModelFlags::load() const {
              " is ignored; the ONNX graph's convs are " +
              temporal_padding_name(model->spec.streams.front().temporal_padding));
   return model;
+}
+
+Result<ModelSpec> ModelFlags::spec() const {
+  if (is_engine_path(path)) {
+    STGCN_ASSIGN_OR_RETURN(auto e, Engine::load(path));
+    return e->info().spec;
+  }
+  STGCN_ASSIGN_OR_RETURN(Model m, load());
+  return m.spec;
+}
+
+Result<Tensor> ModelFlags::read_samples(const std::string& npy, const ModelSpec& spec,
+                                        const std::string& what) const {
+  InputLayout layout = spec.input_layout();
+  if (!input_layout.empty()) {
+    STGCN_ASSIGN_OR_RETURN(layout, parse_input_layout(input_layout));
+  }
+  STGCN_ASSIGN_OR_RETURN(Tensor x, read_npy(npy));
+  const bool nmtvc = layout == InputLayout::kNMTVC;
+  const std::string expected =
+      nmtvc ? fmt::format("(N, M, T, V={}, C={})", spec.V(), spec.C())
+            : fmt::format("(N, C={}, T, V={}, M)", spec.C(), spec.V());
+  const int64_t c_axis = nmtvc ? 4 : 1;
+  if (x.rank() != 5 || x.shape[c_axis] != spec.C() || x.shape[3] != spec.V())
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("{} '{}' has shape {}; the model expects {} ({}{})", what, npy,
+                              shape_string(x.shape), expected, input_layout_name(layout),
+                              input_layout.empty() ? ", the model's layout; --input-layout "
+                                                     "says otherwise"
+                                                   : ""));
+  STGCN_ASSIGN_OR_RETURN(Tensor y, convert_input_layout(x, layout, InputLayout::kNCTVM));
+  if (feature.empty() || feature == "j") return y;
+  STGCN_ASSIGN_OR_RETURN(SkeletonFeature f, parse_skeleton_feature(feature));
+  // The skeleton the bones follow: the model's recognised layout ("coco (by V=17)" -> "coco").
+  const std::string skeleton = spec.layout.substr(0, spec.layout.find(' '));
+  auto out = skeleton_feature(y, skeleton, f);
+  if (!out.is_ok()) return out.status().with_context("--feature " + feature + ": ");
+  return out;
 }
 
 }  // namespace stgcn::cli

@@ -47,7 +47,9 @@ Result<Tensor> logits_of(const EngineFlags& flags, const Tensor& x, bool referen
 int argmax(const float* p, int64_t n) { return static_cast<int>(std::max_element(p, p + n) - p); }
 
 int run_validate(ValidateOptions o, CLI::App* cmd) {
-  auto x = read_npy(o.data);
+  auto spec = o.candidate.model.spec();
+  if (!spec.is_ok()) return fail(spec.status());
+  auto x = o.candidate.model.read_samples(o.data, *spec, "--data");
   if (!x.is_ok()) return fail(x.status());
   if (x->rank() != 5 || x->shape[0] < 1)
     return fail(Status(ErrorCode::kInvalidArgument,

@@ -27,7 +27,9 @@ class CpuBackend final : public backend::Backend {
     switch (n.op) {
       case Op::kGcnConv:
       case Op::kTemporalConv:
-      case Op::kResidualConv: return true;
+      case Op::kResidualConv:
+      case Op::kMaxPool:  // our own loops, in any of the activation types
+      case Op::kConcat: return true;
       case Op::kAggregate: return n.as<ir::AggregateAttrs>().gemm_matrix != ir::kNoConst;
       default: return false;
     }
@@ -41,6 +43,11 @@ class CpuBackend final : public backend::Backend {
     if (ir::is_int8(in_t(0)) != ir::is_int8(ot) || (!ir::is_int8(ot) && in_t(0) != ot))
       return fail(fmt::format("mixes {} and {} activations", ir::dtype_name(in_t(0)),
                               ir::dtype_name(ot)));
+    for (size_t i = 1; n.op == Op::kConcat && i < n.inputs.size(); ++i)
+      if (ir::is_int8(in_t(i)) != ir::is_int8(ot) || (!ir::is_int8(ot) && in_t(i) != ot) ||
+          (ot == DType::kU8 && in_t(i) != DType::kU8))
+        return fail(fmt::format("concatenates {} into {}", ir::dtype_name(in_t(i)),
+                                ir::dtype_name(ot)));
     if (n.op == Op::kTemporalConv && n.inputs.size() == 2) {
       const DType rt = in_t(1);
       if (ir::is_int8(rt) != ir::is_int8(ot) || (!ir::is_int8(ot) && rt != ot))
@@ -49,8 +56,10 @@ class CpuBackend final : public backend::Backend {
     }
     if (ot == DType::kU8) {
       const bool relu = (n.op == Op::kAggregate && n.as<ir::AggregateAttrs>().relu) ||
-                        (n.op == Op::kTemporalConv && n.as<ir::TemporalConvAttrs>().relu);
-      if (!relu) return fail("produces u8 without a relu");
+                        (n.op == Op::kTemporalConv && n.as<ir::TemporalConvAttrs>().relu) ||
+                        (n.op == Op::kMaxPool && n.as<ir::MaxPoolAttrs>().relu);
+      const bool all_u8 = n.op == Op::kConcat && in_t(0) == DType::kU8;  // checked above
+      if (!relu && !all_u8) return fail("produces u8 without a relu");
     }
     return Status::ok();
   }

@@ -491,16 +491,47 @@ struct Exec {
       case Op::kDataBn: {
         const auto& a = node.as<ir::DataBnAttrs>();
         const ir::Value& ov = g.values[node.output];
+        // (C, T, V, M): per-person scales when the constant holds M*V*C of them.
+        const int64_t vc = in_shape[0] * in_shape[2];
+        const int64_t ps = g.constants[a.scale].numel() > vc ? vc : 0;
         if (ov.dtype == ir::DType::kBF16)
           kernels::data_bn(ptr(node.inputs[0], n), reinterpret_cast<uint16_t*>(out), in_shape[0],
-                           in_shape[1], in_shape[2], in_shape[3], cdata(a.scale), cdata(a.shift));
+                           in_shape[1], in_shape[2], in_shape[3], cdata(a.scale), cdata(a.shift),
+                           ps);
         else if (ov.dtype == ir::DType::kS8)
           kernels::data_bn(ptr(node.inputs[0], n), reinterpret_cast<int8_t*>(out), in_shape[0],
                            in_shape[1], in_shape[2], in_shape[3], cdata(a.scale), cdata(a.shift),
-                           ov.scale);
+                           ov.scale, ps);
         else
           kernels::data_bn(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
-                           in_shape[3], cdata(a.scale), cdata(a.shift));
+                           in_shape[3], cdata(a.scale), cdata(a.shift), ps);
+        break;
+      }
+      case Op::kMaxPool: {
+        const auto& a = node.as<ir::MaxPoolAttrs>();
+        const ir::Value& iv = g.values[node.inputs[0]];
+        const ir::Value& ov = g.values[node.output];
+        kernels::max_pool(ptr(node.inputs[0], n), iv.dtype, iv.scale, out, ov.dtype, ov.scale,
+                          in_shape[0] * in_shape[1], in_shape[2], ov.shape[2], in_shape[3],
+                          a.kernel, a.stride, a.pad, cdata(a.scale), cdata(a.shift), a.relu);
+        break;
+      }
+      case Op::kConcat: {
+        const ir::Value& ov = g.values[node.output];
+        const int k = static_cast<int>(node.inputs.size());
+        const void* xs[8];
+        ir::DType types[8];
+        float steps[8];
+        int64_t channels[8];
+        for (int i = 0; i < k && i < 8; ++i) {
+          const ir::Value& iv = g.values[node.inputs[i]];
+          xs[i] = ptr(node.inputs[i], n);
+          types[i] = iv.dtype;
+          steps[i] = iv.scale;
+          channels[i] = iv.shape[3];
+        }
+        kernels::concat(xs, types, steps, channels, std::min(k, 8), out, ov.dtype, ov.scale,
+                        ov.shape[0] * ov.shape[1] * ov.shape[2]);
         break;
       }
       case Op::kAggregate: {

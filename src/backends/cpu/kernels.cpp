@@ -65,14 +65,18 @@ struct PlainStore {
 
 template <typename Out, typename Store = PlainStore>
 void data_bn_t(const float* x, Out* out, int64_t C, int64_t T, int64_t V, int64_t M,
-               const float* scale, const float* shift, Store st = Store()) {
-  for (int64_t m = 0; m < M; ++m)
+               const float* scale_all, const float* shift_all, int64_t person_stride,
+               Store st = Store()) {
+  for (int64_t m = 0; m < M; ++m) {
+    const float* scale = scale_all + m * person_stride;
+    const float* shift = shift_all + m * person_stride;
     for (int64_t v = 0; v < V; ++v)
       for (int64_t t = 0; t < T; ++t) {
         Out* o = out + ((m * V + v) * T + t) * C;
         for (int64_t c = 0; c < C; ++c)
           st(o + c, x[((c * T + t) * V + v) * M + m] * scale[v * C + c] + shift[v * C + c]);
       }
+  }
 }
 
 template <typename In, typename Out, typename F>
@@ -93,12 +97,12 @@ void head_t(const In* x, float* out, int64_t M, int64_t VT, int64_t C, int64_t c
 }  // namespace
 
 void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
-             const float* scale, const float* shift) {
-  data_bn_t(x, out, C, T, V, M, scale, shift);
+             const float* scale, const float* shift, int64_t person_stride) {
+  data_bn_t(x, out, C, T, V, M, scale, shift, person_stride);
 }
 void data_bn(const float* x, int8_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
-             const float* scale, const float* shift, float step) {
-  data_bn_t(x, out, C, T, V, M, scale, shift, S8Store{1.f / step});
+             const float* scale, const float* shift, float step, int64_t person_stride) {
+  data_bn_t(x, out, C, T, V, M, scale, shift, person_stride, S8Store{1.f / step});
 }
 void convert(const void* in, ir::DType in_type, float in_step, void* out, ir::DType out_type,
              float out_step, int64_t n) {
@@ -149,8 +153,8 @@ void convert(const void* in, ir::DType in_type, float in_step, void* out, ir::DT
   }
 }
 void data_bn(const float* x, uint16_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
-             const float* scale, const float* shift) {
-  data_bn_t(x, out, C, T, V, M, scale, shift);
+             const float* scale, const float* shift, int64_t person_stride) {
+  data_bn_t(x, out, C, T, V, M, scale, shift, person_stride);
 }
 
 void channel_affine(const float* x, float* out, int64_t rows, int64_t C, const float* scale,

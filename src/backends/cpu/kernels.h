@@ -15,14 +15,15 @@ namespace stgcn::cpu::kernels {
 void motion(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
             MotionMode mode);
 // (C, T, V, M) -> (M, V, T, C), y = x * scale[v*C + c] + shift[v*C + c].
+// With person_stride V*C the scales are per (person, joint, channel) (mmaction2 'MVC').
 void data_bn(const float* x, float* out, int64_t C, int64_t T, int64_t V, int64_t M,
-             const float* scale, const float* shift);
+             const float* scale, const float* shift, int64_t person_stride = 0);
 // The same, writing bfloat16 (round to nearest even).
 void data_bn(const float* x, uint16_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
-             const float* scale, const float* shift);
+             const float* scale, const float* shift, int64_t person_stride = 0);
 // The same, quantised to s8: q = clamp(round(y / step), -127, 127).
 void data_bn(const float* x, int8_t* out, int64_t C, int64_t T, int64_t V, int64_t M,
-             const float* scale, const float* shift, float step);
+             const float* scale, const float* shift, float step, int64_t person_stride = 0);
 // Element type change of n values; int8 sides use their quantisation step
 // (real = q * step): quantise (round to nearest, saturate), dequantise, requantise.
 void convert(const void* in, ir::DType in_type, float in_step, void* out, ir::DType out_type,
@@ -54,5 +55,16 @@ void head(const uint8_t* x, float step, float* out, int64_t M, int64_t VT, int64
           int64_t classes, const float* w, const float* b, float* scratch);
 void head(const int8_t* x, float step, float* out, int64_t M, int64_t VT, int64_t C,
           int64_t classes, const float* w, const float* b, float* scratch);
+
+// kernels_multiscale.cpp. Temporal max-pool (M*V rows of (T, C)) -> (M*V, T2, C): max over
+// `kernel` frames from t*stride - pad (frames outside count as -inf), then optional
+// y * scale[c] + shift[c] and ReLU; element types as the graph gives them (int8: q * step).
+void max_pool(const void* x, ir::DType xt, float x_step, void* out, ir::DType ot, float out_step,
+              int64_t MV, int64_t T, int64_t T2, int64_t C, int kernel, int stride, int pad,
+              const float* scale, const float* shift, bool relu);
+// Channel concat of n inputs of `rows` rows of channels[i] values each (requantised to the
+// output's step where int8 steps differ).
+void concat(const void* const* xs, const ir::DType* types, const float* steps,
+            const int64_t* channels, int n, void* out, ir::DType ot, float out_step, int64_t rows);
 
 }  // namespace stgcn::cpu::kernels

@@ -68,7 +68,7 @@ PrimSpec make_prim(const Graph& g, const Node& n, const dnnl::memory::desc* weig
     case Op::kResidualConv: {
       const bool tcn = n.op == Op::kTemporalConv;
       const int64_t M = in[0], V = in[1], T = in[2], cin = in[3], cout = out[3], T2 = out[2];
-      int kernel = 1, stride = 1, pad = 0;
+      int kernel = 1, stride = 1, pad = 0, dilation = 1;
       dnnl::post_ops po;
       ConstId wscale = kNoConst;
       if (tcn) {
@@ -76,6 +76,7 @@ PrimSpec make_prim(const Graph& g, const Node& n, const dnnl::memory::desc* weig
         kernel = a.kernel;
         stride = a.stride;
         pad = a.pad;
+        dilation = a.dilation;
         wscale = a.wscale;
         if (a.add_residual) {
           const ir::Value& r = g.values[n.inputs[1]];
@@ -95,7 +96,8 @@ PrimSpec make_prim(const Graph& g, const Node& n, const dnnl::memory::desc* weig
         attr.set_output_scales(1 << 1, output_scales(in_step, ws, out_step));
         for (float w : ws) s.weight_inv_scales.push_back(1.f / w);
       }
-      const int right = static_cast<int>((T2 - 1) * stride + kernel - T - pad);
+      const int right =
+          static_cast<int>((T2 - 1) * stride + (kernel - 1) * dilation + 1 - T - pad);
       dnnl::memory::desc src({M, cin, V, T}, act_in, tag::nhwc);
       dnnl::memory::desc wei =
           weights ? *weights
@@ -104,7 +106,7 @@ PrimSpec make_prim(const Graph& g, const Node& n, const dnnl::memory::desc* weig
       dnnl::memory::desc dst({M, cout, V, T2}, act_out, tag::nhwc);
       dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                         dnnl::algorithm::convolution_direct, src, wei, bias, dst,
-                                        {1, stride}, {0, pad}, {0, right});
+                                        {1, stride}, {0, dilation - 1}, {0, pad}, {0, right});
       s.pd = dnnl::convolution_forward::primitive_desc(d, attr, eng);
       s.plain_weights = dnnl::memory::desc({cout, cin, 1, kernel}, dt::f32, tag::oihw);
       s.plain_weight_floats = cout * cin * kernel;
@@ -131,6 +133,8 @@ bool uses_onednn(const Node& n) {
     case Op::kPersonMean:
     case Op::kFcn:
     case Op::kConvert:
+    case Op::kMaxPool:
+    case Op::kConcat:
     case Op::kHead: return false;
   }
   return false;

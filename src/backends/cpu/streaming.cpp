@@ -193,6 +193,52 @@ class CpuStreaming final : public backend::Streaming {
     }
   }
 
+  // Stores the frames the inputs produced this round in their rings; emits, for each track,
+  // the next frame once every input has it (branches of different delays line up here).
+  void concat(Workspace& w, const StepOp& op) {
+    const ir::Graph& g = p.graph;
+    const ir::Value& ov = g.values[op.out];
+    const ValueInfo& vout = p.values[op.out];
+    std::vector<int> touched;
+    for (size_t k = 0; k < op.ins.size(); ++k) {
+      const int64_t fb = p.values[op.ins[k]].frame_bytes;
+      const auto& lanes = w.lanes[op.ins[k]];
+      for (size_t r = 0; r < lanes.size(); ++r) {
+        const int64_t idx = meta[lanes[r]].counters[op.in_counter[k]]++;
+        std::memcpy(slot_ptr(lanes[r]) + op.in_ring_off[k] + (idx % kConcatRing) * fb,
+                    w.values[op.ins[k]].get() + r * fb, static_cast<size_t>(fb));
+        if (std::find(touched.begin(), touched.end(), lanes[r]) == touched.end())
+          touched.push_back(lanes[r]);
+      }
+    }
+    std::vector<int>& out_lanes = w.lanes[op.out];
+    const int n = static_cast<int>(op.ins.size());
+    std::vector<const void*> xs(n);
+    std::vector<DType> types(n);
+    std::vector<float> steps(n);
+    std::vector<int64_t> channels(n);
+    for (int k = 0; k < n; ++k) {
+      const ir::Value& iv = g.values[op.ins[k]];
+      types[k] = iv.dtype;
+      steps[k] = iv.scale;
+      channels[k] = iv.shape[3];
+    }
+    for (int slot : touched) {
+      int64_t& e = meta[slot].counters[op.counter];
+      bool ready = true;
+      for (int k = 0; k < n; ++k) ready &= meta[slot].counters[op.in_counter[k]] > e;
+      if (!ready) continue;
+      for (int k = 0; k < n; ++k)
+        xs[k] = slot_ptr(slot) + op.in_ring_off[k] +
+                (e % kConcatRing) * p.values[op.ins[k]].frame_bytes;
+      kernels::concat(xs.data(), types.data(), steps.data(), channels.data(), n,
+                      w.values[op.out].get() + out_lanes.size() * vout.frame_bytes, ov.dtype,
+                      ov.scale, p.V);
+      out_lanes.push_back(slot);
+      ++e;
+    }
+  }
+
   Status run_ops(Workspace& w, size_t first, const Pad* pad) {
     const ir::Graph& g = p.graph;
     const int64_t V = p.V;
@@ -200,6 +246,11 @@ class CpuStreaming final : public backend::Streaming {
       const StepOp& op = p.ops[i];
       const ir::Node& n = g.nodes[op.node];
       if (op.kind == Kind::kSkip || op.kind == Kind::kInput) continue;
+      if (op.kind == Kind::kConcat) {
+        concat(w, op);
+        keep_residual(w, op.out);
+        continue;
+      }
       const bool padding = pad && pad->op == static_cast<int>(i);
       const std::vector<int>& in_lanes = padding ? pad->slots : w.lanes[op.in];
       if (in_lanes.empty()) continue;
@@ -276,17 +327,18 @@ class CpuStreaming final : public backend::Streaming {
           out_lanes = std::move(due);
           break;
         }
-        case Kind::kTemporal: {
+        case Kind::kTemporal:
+        case Kind::kMaxPool: {
           const int64_t cin = iv.shape[3], eb = ir::dtype_bytes(iv.dtype);
-          const int64_t row = cin * eb, ring_v = op.kt * row;  // bytes per joint's ring
-          const int64_t window = V * op.kt * row;               // one track's gathered rows
+          const int64_t row = cin * eb, ring_v = op.span * row;  // bytes per joint's ring
+          const int64_t window = V * op.kt * row;                 // one track's gathered taps
           std::vector<int> due;
           std::vector<int64_t> due_t, due_tau;
           for (int64_t r = 0; r < nl; ++r) {
             const int slot = in_lanes[r];
             uint8_t* ring = slot_ptr(slot) + op.ring_off;
             const int64_t t = meta[slot].counters[op.counter]++;
-            const int64_t pos = (t + op.pl) % op.kt;
+            const int64_t pos = (t + op.pl) % op.span;
             for (int64_t v = 0; v < V; ++v) {
               uint8_t* a = ring + v * ring_v + pos * row;
               if (padding)
@@ -311,16 +363,22 @@ class CpuStreaming final : public backend::Streaming {
             for (int64_t k = 0; k < n; ++k) {
               const int slot = due[at + k];
               const uint8_t* ring = slot_ptr(slot) + op.ring_off;
-              // The window, oldest frame first: ring positions p0 .. kt-1, then 0 .. p0-1.
-              const int64_t p0 = (due_t[at + k] + op.pl + 1) % op.kt;
-              const size_t head = static_cast<size_t>((op.kt - p0) * row);
-              const size_t tail = static_cast<size_t>(p0 * row);
+              // The taps, oldest frame first: span positions p0, p0 + dil, ... (mod span).
+              const int64_t p0 = (due_t[at + k] + op.pl + 1) % op.span;
               uint8_t* dst = w.gather.get() + k * window;
               for (int64_t v = 0; v < V; ++v) {
                 const uint8_t* jr = ring + v * ring_v;
                 uint8_t* d = dst + v * op.kt * row;
-                std::memcpy(d, jr + p0 * row, head);
-                if (tail) std::memcpy(d + head, jr, tail);
+                if (op.dil == 1) {
+                  const size_t head = static_cast<size_t>((op.span - p0) * row);
+                  const size_t tail = static_cast<size_t>(p0 * row);
+                  std::memcpy(d, jr + p0 * row, head);
+                  if (tail) std::memcpy(d + head, jr, tail);
+                } else {
+                  for (int64_t j = 0; j < op.kt; ++j)
+                    std::memcpy(d + j * row, jr + ((p0 + j * op.dil) % op.span) * row,
+                                static_cast<size_t>(row));
+                }
               }
               if (op.res >= 0) {
                 const int64_t fb = p.values[op.res].frame_bytes;
@@ -329,8 +387,18 @@ class CpuStreaming final : public backend::Streaming {
                             static_cast<size_t>(fb));
               }
             }
-            STGCN_RETURN_IF_ERROR(gemm(w, i, n, w.gather.get(), window,
-                                       out + at * vout.frame_bytes, vout.frame_bytes));
+            if (op.kind == Kind::kMaxPool) {
+              const auto& a = g.nodes[op.node].as<ir::MaxPoolAttrs>();
+              const float* sc = a.scale == ir::kNoConst ? nullptr : g.constants[a.scale].data.data();
+              const float* sh = a.shift == ir::kNoConst ? nullptr : g.constants[a.shift].data.data();
+              for (int64_t k = 0; k < n; ++k)
+                kernels::max_pool(w.gather.get() + k * window, iv.dtype, iv.scale,
+                                  out + (at + k) * vout.frame_bytes, ov.dtype, ov.scale, V, op.kt,
+                                  1, cin, op.kt, 1, 0, sc, sh, a.relu);
+            } else {
+              STGCN_RETURN_IF_ERROR(gemm(w, i, n, w.gather.get(), window,
+                                         out + at * vout.frame_bytes, vout.frame_bytes));
+            }
           }
           out_lanes = std::move(due);
           break;
@@ -358,6 +426,7 @@ class CpuStreaming final : public backend::Streaming {
           break;
         }
         case Kind::kInput:
+        case Kind::kConcat:
         case Kind::kSkip: break;
       }
       if (vout.buffered) keep_residual(w, op.out);
@@ -418,7 +487,7 @@ class CpuStreaming final : public backend::Streaming {
     try {
       for (size_t i = 0; i < p.ops.size() && st.is_ok(); ++i) {
         const StepOp& op = p.ops[i];
-        if (op.kind != Kind::kTemporal || op.pr == 0) continue;
+        if ((op.kind != Kind::kTemporal && op.kind != Kind::kMaxPool) || op.pr == 0) continue;
         for (size_t at = 0; at < todo.size() && st.is_ok(); at += kMaxLanes) {
           Pad pad;
           pad.op = static_cast<int>(i);

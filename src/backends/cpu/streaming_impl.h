@@ -19,7 +19,11 @@ inline constexpr int kMaxLanes = 1 << (kPieces - 1);
 inline constexpr int64_t kGatherBudget = 1024 * 1024;
 
 enum class Kind { kInput, kMotion, kDataBn, kGcn, kAggregate, kTemporal, kResidualConv, kConvert,
-                  kHead, kSkip };
+                  kMaxPool, kConcat, kHead, kSkip };
+
+// Frames a concat keeps per input, so that branches of different delays line up (the
+// multi-scale unit's reach is 4 frames), and a residual ring behind such a concat.
+inline constexpr int kConcatRing = 8;
 
 // One matmul of a node, for each piece size (1 << p tracks).
 struct Gemm {
@@ -36,9 +40,9 @@ struct StepOp {
   int node = -1;
   int in = -1, res = -1, out = -1;  // value ids (res: a temporal conv's residual input)
   Gemm gemm;
-  // temporal conv
-  int kt = 1, stride = 1, pl = 0, pr = 0;
-  int64_t ring_off = 0;      // slot bytes: (V, kt, Cin) input frames, frame t at (t + pl) % kt
+  // temporal conv / max-pool: kt taps `dil` frames apart over a ring of span = (kt-1)*dil + 1
+  int kt = 1, stride = 1, pl = 0, pr = 0, dil = 1, span = 1;
+  int64_t ring_off = 0;      // slot bytes: (V, span, Cin) input frames, frame t at (t + pl) % span
   int64_t res_off = 0;       // slot bytes: R residual frames
   int R = 1;
   int counter = -1;          // index in SlotMeta::counters (frames of `in` seen)
@@ -48,6 +52,11 @@ struct StepOp {
   int64_t head_sum_off = 0;  // slot bytes: their running sum (C doubles)
   // motion: the previous raw frame
   int64_t prev_off = 0;
+  // concat: per input, a ring of kConcatRing frames and its frame counter; `counter` counts
+  // the frames emitted (each once every input has it)
+  std::vector<int> ins;
+  std::vector<int64_t> in_ring_off;
+  std::vector<int> in_counter;
 };
 
 struct ValueInfo {

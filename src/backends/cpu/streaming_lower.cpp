@@ -159,6 +159,13 @@ int64_t frame_elems(const Graph& g, ir::ValueId v) {
 
 Status check(const Graph& g) {
   for (const Node& n : g.nodes) {
+    if (n.op == Op::kDataBn) {
+      const auto& s = g.values[n.inputs[0]].shape;  // C T V M
+      if (g.constants[n.as<ir::DataBnAttrs>().scale].numel() != s[0] * s[2])
+        return Status(ErrorCode::kUnsupported,
+                      "continual mode runs one person per track: a model that normalises per "
+                      "person slot (data_bn 'MVC') needs window mode");
+    }
     switch (n.op) {
       case Op::kInput:
       case Op::kDataBn:
@@ -178,9 +185,24 @@ Status check(const Graph& g) {
                         fmt::format("continual mode needs the lowered aggregation (node '{}')",
                                     n.name));
         break;
+      case Op::kConcat: break;
+      case Op::kMaxPool: {
+        // The ring starts (and the flush pads) with zeros: right for a max-pool only when its
+        // input cannot be negative (ST-GCN++: after the branch's ReLU).
+        const int q = g.producer(n.inputs[0]);
+        const bool relu_in = g.values[n.inputs[0]].dtype == ir::DType::kU8 ||
+                             (q >= 0 && g.nodes[q].op == Op::kTemporalConv &&
+                              g.nodes[q].as<ir::TemporalConvAttrs>().relu);
+        if (!relu_in)
+          return Status(ErrorCode::kUnsupported,
+                        fmt::format("continual mode: max-pool '{}' reads values that may be "
+                                    "negative (it needs a ReLU before it)",
+                                    n.name));
+        break;
+      }
       case Op::kTemporalConv: {
         const auto& a = n.as<ir::TemporalConvAttrs>();
-        if (a.pad < 0 || a.kernel - 1 - a.pad < 0)
+        if (a.pad < 0 || (a.kernel - 1) * a.dilation - a.pad < 0)
           return Status(ErrorCode::kUnsupported,
                         fmt::format("continual mode: node '{}' pads {} frames before a kernel "
                                     "of {}",
@@ -334,8 +356,10 @@ Status lower(const Graph& graph, Program& p) {
           const auto& a = n.as<ir::TemporalConvAttrs>();
           op.kt = a.kernel;
           op.stride = a.stride;
+          op.dil = a.dilation;
+          op.span = (a.kernel - 1) * a.dilation + 1;
           op.pl = a.pad;
-          op.pr = a.kernel - 1 - a.pad;
+          op.pr = op.span - 1 - a.pad;
           wscale = a.wscale;
           bias = a.bias;
           if (a.add_residual) {
@@ -386,11 +410,14 @@ Status lower(const Graph& graph, Program& p) {
         rate[n.output] = rate[op.in] / op.stride;
         p.macs += static_cast<int64_t>(rate[n.output] * static_cast<double>(V * taps * cout));
         if (tcn) {
-          op.ring_off = take(V * kt * cin * ir::dtype_bytes(iv->dtype));
+          op.ring_off = take(V * op.span * cin * ir::dtype_bytes(iv->dtype));
           p.gather_bytes = std::max(p.gather_bytes,
                                     kMaxLanes * V * taps * ir::dtype_bytes(iv->dtype));
           if (op.res >= 0) {
-            op.R = op.pr + 1;
+            // Behind a concat the residual waits for the slowest branch as well.
+            const int q = g.producer(op.in);
+            const bool behind_concat = q >= 0 && g.nodes[q].op == Op::kConcat;
+            op.R = behind_concat ? std::max(op.pr + 1, kConcatRing) : op.pr + 1;
             op.res_off = take(op.R * p.values[op.res].frame_bytes);
             if (p.values[op.res].frame_bytes != p.values[n.output].frame_elems *
                                                     ir::dtype_bytes(g.values[op.res].dtype))
@@ -402,6 +429,36 @@ Status lower(const Graph& graph, Program& p) {
         } else {
           p.compact_bytes = std::max(p.compact_bytes, kMaxLanes * p.values[op.in].frame_bytes);
         }
+        break;
+      }
+      case Op::kMaxPool: {
+        op.kind = Kind::kMaxPool;
+        const auto& a = n.as<ir::MaxPoolAttrs>();
+        const int64_t c = iv->shape[3];
+        op.kt = op.span = a.kernel;
+        op.stride = a.stride;
+        op.pl = a.pad;
+        op.pr = a.kernel - 1 - a.pad;
+        op.counter = p.ncounters++;
+        rate[n.output] = rate[op.in] / op.stride;
+        op.ring_off = take(V * op.span * c * ir::dtype_bytes(iv->dtype));
+        p.gather_bytes =
+            std::max(p.gather_bytes, kMaxLanes * V * op.kt * c * ir::dtype_bytes(iv->dtype));
+        break;
+      }
+      case Op::kConcat: {
+        op.kind = Kind::kConcat;
+        op.ins = n.inputs;
+        for (ir::ValueId v : n.inputs) {
+          op.in_ring_off.push_back(take(kConcatRing * p.values[v].frame_bytes));
+          op.in_counter.push_back(p.ncounters++);
+          if (rate[v] != rate[n.inputs[0]])
+            return Status(ErrorCode::kUnsupported,
+                          fmt::format("continual mode: concat '{}' joins inputs of different "
+                                      "frame rates",
+                                      n.name));
+        }
+        op.counter = p.ncounters++;
         break;
       }
       case Op::kHead: {

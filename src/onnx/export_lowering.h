@@ -1,0 +1,77 @@
+// Internal to onnx/: the lowering of a Model into ONNX nodes (onnx_export.cpp; ST-GCN++'s
+// parts in export_multiscale.cpp). Tensor names follow the checkpoint's.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "onnx/export_builder.h"
+#include "stgcn/model.h"
+#include "stgcn/onnx.h"
+
+namespace stgcn::onnx_export {
+
+// y = x * scale + shift per channel; an identity when BN is kept as a node.
+struct Affine {
+  std::vector<double> scale, shift;
+};
+
+inline Affine bn_affine(const BatchNorm& bn) {
+  Affine a;
+  for (size_t c = 0; c < bn.weight.size(); ++c) {
+    const double s = bn.weight[c] / std::sqrt(static_cast<double>(bn.var[c]) + BatchNorm::kEps);
+    a.scale.push_back(s);
+    a.shift.push_back(bn.bias[c] - bn.mean[c] * s);
+  }
+  return a;
+}
+
+inline Affine identity_affine(size_t n) {
+  return Affine{std::vector<double>(n, 1.0), std::vector<double>(n, 0.0)};
+}
+
+// Lowers one model into a GraphBuilder; tensor names follow the checkpoint's
+// (initializers: "<stream.>st_gcn_networks.<i>.<part>", node outputs:
+// "<stream.>st_gcn_networks.<i>/<step>").
+class Lowering {
+ public:
+  Lowering(GraphBuilder& b, const OnnxExportOptions& o) : b_(b), o_(o) {}
+
+  std::string motion(const std::string& x, MotionMode mode);
+  std::string stream(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
+                     const std::string& x);
+
+ private:
+  std::string data_bn(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
+                      const std::string& x);
+  std::string block(const StreamSpec& spec, const BlockSpec& bs, const BlockWeights& w,
+                    const Tensor& A, const std::string& bp, const std::string& x, int T);
+  std::string head(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
+                   const std::string& x);
+  // export_multiscale.cpp: ST-GCN++'s gcn residual (added before the gcn ReLU) and the mstcn
+  // temporal unit (instead of the kt x 1 conv), on (N*M, C, T, V).
+  std::string gcn_residual(const BlockSpec& bs, const BlockWeights& w, const std::string& bp,
+                           const std::string& x, const std::string& z);
+  std::string multi_scale(const StreamSpec& spec, const BlockSpec& bs, const BlockWeights& w,
+                          const std::string& bp, const std::string& z);
+  std::string batch_norm(const std::string& x, const BatchNorm& bn, const std::string& name);
+  std::string conv(const std::string& x, const std::string& name, const std::vector<float>& weight,
+                   std::vector<int64_t> wdims, const std::vector<float>* bias,
+                   const std::vector<Attr>& attrs);
+  std::string reduce_mean(const std::string& x, const std::vector<int64_t>& axes,
+                          const std::string& out);
+  std::string reshape(const std::string& x, const std::vector<int64_t>& shape,
+                      const std::string& out) {
+    return b_.node("Reshape", {x, b_.ints(shape)}, out);
+  }
+  std::string slice_t(const std::string& x, int64_t begin, int64_t end, const std::string& out) {
+    return b_.node("Slice", {x, b_.ints({begin}), b_.ints({end}), b_.ints({2})}, out);
+  }
+
+  GraphBuilder& b_;
+  const OnnxExportOptions& o_;
+  bool fold() const { return o_.fold_bn; }
+};
+
+}  // namespace stgcn::onnx_export
