@@ -31,6 +31,11 @@ if [ -d "$FIXTURES" ]; then
     build/stgcn build "$FIXTURES/cases/openpose_spatial/model.pt" --T 12 \
       -o build-fuzz/corpus/engine/openpose_t12.engine 2>/dev/null || true
   fi
+  # An ST-GCN++ engine (max-pool, concat, dilated convs, gcn residual) for the same reason.
+  if [ -x build/stgcn ] && [ -f "$FIXTURES/mm/cases/stgcnpp_coco2d_mmengine/model.pt" ]; then
+    build/stgcn build "$FIXTURES/mm/cases/stgcnpp_coco2d_mmengine/model.pt" --T 12 --M 2 \
+      -o build-fuzz/corpus/engine/stgcnpp_t12.engine 2>/dev/null || true
+  fi
 fi
 cp models/demo/*.npy build-fuzz/corpus/npy/ 2>/dev/null || true
 for target in checkpoint npy onnx engine sources; do

@@ -29,9 +29,10 @@ template <typename F>
 void fields(AggregateAttrs& a, F&& f) {
   f("adjacency", a.adjacency), f("importance", a.importance), f("gemm_matrix", a.gemm_matrix);
   f("bias", a.bias);
-  int relu = a.relu;
-  f("relu", relu);
+  int relu = a.relu, add = a.add_residual;
+  f("relu", relu), f("add_residual", add);
   a.relu = relu != 0;
+  a.add_residual = add != 0;
 }
 template <typename F>
 void fields(BatchNormAttrs& a, F&& f) {
@@ -86,7 +87,9 @@ template <typename F>
 void fields(std::monostate&, F&&) {}
 
 // Attributes added after engines were first written: absent in older files, default kept.
-bool optional_field(const char* key) { return std::string_view(key) == "dilation"; }
+bool optional_field(const char* key) {
+  return std::string_view(key) == "dilation" || std::string_view(key) == "add_residual";
+}
 
 Status bad(const std::string& what) {
   return Status(ErrorCode::kCorrupt, fmt::format("engine metadata: {}", what));

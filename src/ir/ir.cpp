@@ -292,9 +292,11 @@ struct Verifier {
         return expect_out({s[0], a.K, s[1], s[2], cout});
       }
       case Op::kAggregate: {
-        STGCN_RETURN_IF_ERROR(expect_inputs(1));
-        STGCN_RETURN_IF_ERROR(expect_rank(in(0), 5, "input"));
         auto& a = n.as<AggregateAttrs>();
+        STGCN_RETURN_IF_ERROR(expect_inputs(a.add_residual ? 2 : 1));
+        STGCN_RETURN_IF_ERROR(expect_rank(in(0), 5, "input"));
+        if (a.add_residual && in(1) != std::vector<int64_t>{in(0)[0], in(0)[2], in(0)[3], in(0)[4]})
+          return fail(fmt::format("residual shape {} != output", shape_str(in(1))));
         const auto& s = in(0);  // M K V T C
         const int64_t K = s[1], V = s[2];
         if (a.gemm_matrix != kNoConst) {
@@ -490,6 +492,7 @@ std::string to_text(const Graph& g) {
         extra += a.gemm_matrix != kNoConst ? " gemm" : " dense";
         flag(a.importance != kNoConst, "importance");
         flag(a.bias != kNoConst, "bias");
+        flag(a.add_residual, "+residual");
         flag(a.relu, "relu");
         break;
       }

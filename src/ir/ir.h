@@ -37,6 +37,7 @@ struct AggregateAttrs {
   ConstId importance = kNoConst;   // (K, V, V) or none (folded / absent)
   ConstId gemm_matrix = kNoConst;  // lowered: (V, K*V), [w, k*V + v]; replaces the two above
   ConstId bias = kNoConst;         // (C) added after aggregation, or none
+  bool add_residual = false;       // inputs[1] (M, V, T, C) is added before the relu
   bool relu = false;
 };
 struct BatchNormAttrs {

@@ -532,59 +532,12 @@ Status Matcher::solve_joint_bias(int blame, BlockMatch& b) {
   return Status::ok();
 }
 
-Result<int> Matcher::match_block(int x, AxisLayout& L, BlockMatch& b) {
-  const int gcn = gcn_conv_of(x);
-  const int first = gcn >= 0 ? gcn : aggregate_first_of(x);
-  if (first < 0) return internal_error("match_block without a gcn conv");
-  const int64_t cin = dim_size(L.dims[1]), V = dim_size(L.dims[3]);
-  b.cin = static_cast<int>(cin);
-  // Residual: none, the block input itself (an Add), or a 1x1 conv.
-  int res_node = -1;
-  for (int c : consumers(x)) {
-    if (c == first) continue;
-    if (res_node >= 0 || (node(c).op != Op::kAdd && node(c).op != Op::kConv))
-      return fail(
-          c,
-          "expected only the gcn conv and a residual (identity or conv) to read the block input");
-    res_node = c;
-  }
-  b.residual = res_node < 0                    ? ResidualKind::kNone
-               : node(res_node).op == Op::kAdd ? ResidualKind::kIdentity
-                                               : ResidualKind::kConv;
-
-  AxisLayout Lg = L;
-  int v = -1;
-  if (gcn >= 0) {  // gcn conv 1x1, then the aggregation
-    const Node& g = node(gcn);
-    const auto& gw = g.in[1].c->shape;
-    if (g.a.strides != std::vector<int64_t>{1, 1} || g.a.pads != std::vector<int64_t>{0, 0, 0, 0} ||
-        g.a.dilations != std::vector<int64_t>{1, 1} || g.a.group != 1 || gw[1] != cin)
-      return fail(gcn,
-                  "a gcn conv must be a plain 1x1 conv over the " + str(cin) + " input channels");
-    const int64_t G = gw[0];
-    Lg.dims[1] = whole(Axis::kG, G);
-    STGCN_RETURN_IF_ERROR(match_aggregation(g.out, Lg, b, v));
-    b.gcn_w = to_tensor(*g.in[1].c, {G, cin, 1, 1});
-    b.gcn_b = g.in.size() > 2 && g.in[2].is_const() ? to_tensor(*g.in[2].c, {G}) : Tensor({G});
-    b.gcn_bn = Affine(static_cast<size_t>(b.cout));
-  } else {
-    STGCN_ASSIGN_OR_RETURN(v, match_aggregate_first(x, first, Lg, b));
-  }
+// The temporal conv reading `z`: kt x 1 (kt odd), stride (s, 1), centre or causal padding
+// along T (a causal model exported by PyTorch pads time with its own zero Pad node before a
+// conv without padding), then its affine.
+Result<int> Matcher::match_temporal_conv(int z, AxisLayout& L, BlockMatch& b) {
   const int64_t cout = b.cout;
-
-  // BN (and a bias per joint, when the exporter carried the gcn bias through A) -> ReLU -> temporal
-  // conv -> BN.
-  const std::vector<std::pair<Axis, int64_t>> ch = {{Axis::kCh, cout}};
-  const Dim ch_dim = whole(Axis::kCh, cout);
-  b.gcn_bn.joint_w = V;
-  STGCN_ASSIGN_OR_RETURN(v, affine_chain(v, Lg, ch, b.gcn_bn, &ch_dim));
-  if (!b.gcn_bn.joint.empty())
-    STGCN_RETURN_IF_ERROR(solve_joint_bias(g_.values[static_cast<size_t>(v)].producer, b));
-  STGCN_ASSIGN_OR_RETURN(int relu, sole_consumer(v, "the ReLU after the gcn BatchNorm"));
-  if (node(relu).op != Op::kRelu) return fail(relu, "expected the ReLU after the gcn BatchNorm");
-  STGCN_ASSIGN_OR_RETURN(int tcn, sole_consumer(node(relu).out, "the temporal conv"));
-  // A causal model exported by PyTorch pads time with its own Pad node (zeros,
-  // along T only) before a conv without padding.
+  STGCN_ASSIGN_OR_RETURN(int tcn, sole_consumer(z, "the temporal conv"));
   int64_t extra_l = 0, extra_r = 0;
   if (node(tcn).op == Op::kPad) {
     const Node& p = node(tcn);
@@ -617,15 +570,83 @@ Result<int> Matcher::match_block(int x, AxisLayout& L, BlockMatch& b) {
   b.stride = static_cast<int>(s);
   b.tcn_w = to_tensor(*t.in[1].c, {cout, cout, kt, 1});
   b.tcn_b = t.in.size() > 2 && t.in[2].is_const() ? to_tensor(*t.in[2].c, {cout}) : Tensor({cout});
-  Lg.dims[2] = whole(Axis::kT, shape(t.out)[2]);
+  L.dims[2] = whole(Axis::kT, shape(t.out)[2]);
   b.tcn_bn = Affine(static_cast<size_t>(cout));
-  STGCN_ASSIGN_OR_RETURN(v, affine_chain(t.out, Lg, ch, b.tcn_bn, &ch_dim));
+  const Dim ch_dim = whole(Axis::kCh, cout);
+  return affine_chain(t.out, L, {{Axis::kCh, cout}}, b.tcn_bn, &ch_dim);
+}
+
+Result<int> Matcher::match_block(int x, AxisLayout& L, BlockMatch& b) {
+  const int gcn = gcn_conv_of(x);
+  const int first = gcn >= 0 ? gcn : aggregate_first_of(x);
+  if (first < 0) return internal_error("match_block without a gcn conv");
+  const int64_t cin = dim_size(L.dims[1]), V = dim_size(L.dims[3]);
+  b.cin = static_cast<int>(cin);
+  // Residual: none, the block input itself (an Add), or a 1x1 conv. (mmaction2 graphs: found
+  // from the Adds, match_block_end.)
+  int res_node = -1;
+  for (int c : consumers(x)) {
+    if (c == first || mm_) continue;
+    if (res_node >= 0 || (node(c).op != Op::kAdd && node(c).op != Op::kConv))
+      return fail(
+          c,
+          "expected only the gcn conv and a residual (identity or conv) to read the block input");
+    res_node = c;
+  }
+  b.residual = res_node < 0                    ? ResidualKind::kNone
+               : node(res_node).op == Op::kAdd ? ResidualKind::kIdentity
+                                               : ResidualKind::kConv;
+
+  AxisLayout Lg = L;
+  int v = -1;
+  if (gcn >= 0) {  // gcn conv 1x1, then the aggregation
+    const Node& g = node(gcn);
+    const auto& gw = g.in[1].c->shape;
+    if (g.a.strides != std::vector<int64_t>{1, 1} || g.a.pads != std::vector<int64_t>{0, 0, 0, 0} ||
+        g.a.dilations != std::vector<int64_t>{1, 1} || g.a.group != 1 || gw[1] != cin)
+      return fail(gcn,
+                  "a gcn conv must be a plain 1x1 conv over the " + str(cin) + " input channels");
+    const int64_t G = gw[0];
+    Lg.dims[1] = whole(Axis::kG, G);
+    STGCN_RETURN_IF_ERROR(match_aggregation(g.out, Lg, b, v));
+    b.gcn_w = to_tensor(*g.in[1].c, {G, cin, 1, 1});
+    b.gcn_b = g.in.size() > 2 && g.in[2].is_const() ? to_tensor(*g.in[2].c, {G}) : Tensor({G});
+    b.gcn_bn = Affine(static_cast<size_t>(b.cout));
+  } else {
+    STGCN_ASSIGN_OR_RETURN(v, match_aggregate_first(x, first, Lg, b));
+  }
+  const int64_t cout = b.cout;
+
+  // BN (and a bias per joint, when the exporter carried the gcn bias through A) [-> the gcn
+  // residual] -> ReLU -> temporal unit.
+  const Dim ch_dim = whole(Axis::kCh, cout);
+  b.gcn_bn.joint_w = V;
+  STGCN_ASSIGN_OR_RETURN(v, affine_chain(v, Lg, {{Axis::kCh, cout}}, b.gcn_bn, &ch_dim));
+  if (!b.gcn_bn.joint.empty())
+    STGCN_RETURN_IF_ERROR(solve_joint_bias(g_.values[static_cast<size_t>(v)].producer, b));
+  if (mm_) {
+    STGCN_ASSIGN_OR_RETURN(v, match_gcn_residual(x, v, Lg, b));
+  }
+  STGCN_ASSIGN_OR_RETURN(int relu, sole_consumer(v, "the ReLU after the gcn BatchNorm"));
+  if (node(relu).op != Op::kRelu) return fail(relu, "expected the ReLU after the gcn BatchNorm");
+  const int z = node(relu).out;
+  if (mm_ && consumers(z).size() > 1) {
+    STGCN_ASSIGN_OR_RETURN(v, match_multi_scale(z, Lg, b));
+  } else {
+    STGCN_ASSIGN_OR_RETURN(v, match_temporal_conv(z, Lg, b));
+  }
+  const int64_t s = b.stride;
 
   // Residual join.
-  STGCN_ASSIGN_OR_RETURN(int next,
-                         sole_consumer(v, b.residual == ResidualKind::kNone ? "the block's ReLU"
-                                                                            : "the residual Add"));
-  if (b.residual != ResidualKind::kNone) {
+  int next = -1;
+  if (mm_) {
+    STGCN_ASSIGN_OR_RETURN(next, match_block_end(x, first, v, Lg, b));
+  } else {
+    STGCN_ASSIGN_OR_RETURN(
+        next, sole_consumer(
+                  v, b.residual == ResidualKind::kNone ? "the block's ReLU" : "the residual Add"));
+  }
+  if (!mm_ && b.residual != ResidualKind::kNone) {
     int r = x;
     if (b.residual == ResidualKind::kConv) {
       const Node& rc = node(res_node);
@@ -639,7 +660,7 @@ Result<int> Matcher::match_block(int x, AxisLayout& L, BlockMatch& b) {
       b.res_b =
           rc.in.size() > 2 && rc.in[2].is_const() ? to_tensor(*rc.in[2].c, {cout}) : Tensor({cout});
       b.res_bn = Affine(static_cast<size_t>(cout));
-      STGCN_ASSIGN_OR_RETURN(r, affine_chain(rc.out, Lg, ch, b.res_bn, &ch_dim));
+      STGCN_ASSIGN_OR_RETURN(r, affine_chain(rc.out, Lg, {{Axis::kCh, cout}}, b.res_bn, &ch_dim));
       if (consumers(r).size() != 1)
         return fail(consumers(r).back(), "the residual has a second reader");
     } else if (s != 1 || cin != cout) {

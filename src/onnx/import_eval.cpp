@@ -29,7 +29,7 @@ bool type_is(const AttributeProto& a, AttributeProto::AttributeType t) {
 
 class Evaluator {
  public:
-  explicit Evaluator(const ::onnx::ModelProto& m) : model_(m) {}
+  Evaluator(const ::onnx::ModelProto& m, bool nmtvc) : model_(m), nmtvc_(nmtvc) {}
 
   Result<Graph> run();
 
@@ -103,6 +103,7 @@ class Evaluator {
                                             const std::vector<Operand>& in);
 
   const ::onnx::ModelProto& model_;
+  const bool nmtvc_;  // the input is (N, M, T, V, C)
   Graph g_;
   std::unordered_map<std::string, Entry> env_;
 };
@@ -134,9 +135,10 @@ Status Evaluator::setup_input() {
     return unsupported("graph input '" + printable(in.name()) + "' has no usable static rank");
   DynValue v;
   const int rank = tt.shape().dim_size();
-  static const char* kNames = "NCTVM";
-  static const int64_t kDefaults[] = {2, 0, 64, 0,
-                                      2};  // symbolic N, T, M: any value checks the graph
+  const char* names = nmtvc_ ? "NMTVC" : "NCTVM";
+  // Symbolic N, T, M: any value checks the graph.
+  const int64_t nctvm[] = {2, 0, 64, 0, 2}, nmtvc[] = {2, 2, 64, 0, 0};
+  const int64_t* defaults = nmtvc_ ? nmtvc : nctvm;
   for (int d = 0; d < rank; ++d) {
     const auto& dim = tt.shape().dim(d);
     if (dim.has_dim_value()) {
@@ -146,10 +148,10 @@ Status Evaluator::setup_input() {
       v.shape.push_back(dim.dim_value());
       continue;
     }
-    const int64_t def = rank == 5 ? kDefaults[d] : 2;
+    const int64_t def = rank == 5 ? defaults[d] : 2;
     if (def == 0)
       return unsupported(std::string("graph input '") + printable(in.name()) + "': dimension " +
-                         kNames[d] + " must be static (it sizes the weights)");
+                         names[d] + " must be static (it sizes the weights)");
     v.shape.push_back(def);
   }
   if (checked_numel(v.shape) < 0)
@@ -480,8 +482,9 @@ Status Evaluator::dynamic(const NodeProto& np, const std::string& op, std::vecto
         return fail("its parameter " + str(static_cast<int64_t>(k)) +
                     " is not a constant of shape [" + str(s0[1]) + "]");
     out = s0;
-  } else if (op == "Conv" || op == "AveragePool") {
-    n.op = op == "Conv" ? Op::kConv : Op::kAveragePool;
+  } else if (op == "Conv" || op == "AveragePool" || op == "MaxPool") {
+    n.op = op == "Conv" ? Op::kConv : op == "MaxPool" ? Op::kMaxPool : Op::kAveragePool;
+    if (np.output_size() > 1 && !np.output(1).empty()) return fail("it also outputs indices");
     if (s0.size() != 4)
       return fail("only 2-D " + op + " on (N, C, H, W) is supported, input is " + shape_str(s0));
     std::vector<int64_t> kernel;
@@ -759,6 +762,8 @@ Status Evaluator::dynamic(const NodeProto& np, const std::string& op, std::vecto
 
 }  // namespace
 
-Result<Graph> build_graph(const ::onnx::ModelProto& model) { return Evaluator(model).run(); }
+Result<Graph> build_graph(const ::onnx::ModelProto& model, bool nmtvc) {
+  return Evaluator(model, nmtvc).run();
+}
 
 }  // namespace stgcn::onnx_import

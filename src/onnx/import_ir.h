@@ -76,6 +76,7 @@ enum class Op {
   kReduceSum,
   kGlobalAveragePool,
   kAveragePool,
+  kMaxPool,
   kSlice,
   kConcat,
   kPad,
@@ -87,7 +88,7 @@ struct Attrs {
   std::vector<int64_t> axes;                              // ReduceMean / ReduceSum (sorted, unique)
   int64_t axis = 0;                                       // Concat, Softmax
   bool keepdims = true;                                   // Reduce*
-  std::vector<int64_t> kernel, strides, pads, dilations;  // Conv, AveragePool (pads: begins, ends)
+  std::vector<int64_t> kernel, strides, pads, dilations;  // Conv, *Pool (pads: begins, ends)
   int64_t group = 1;
   float epsilon = 1e-5f;                         // BatchNormalization
   std::string equation;                          // Einsum
@@ -140,8 +141,10 @@ Status not_understood(const std::string& label, const std::string& why = "");
 Result<ConstPtr> decode_tensor(const ::onnx::TensorProto& t, const std::string& what);
 
 // Builds the IR: constant folding, shape inference, liveness. Messages carry no
-// file prefix.
-Result<Graph> build_graph(const ::onnx::ModelProto& model);
+// file prefix. A symbolic input extent is given a value for this analysis only:
+// N 2, T 64, M 2, at the positions of (N, C, T, V, M), or with `nmtvc` of
+// mmaction2's (N, M, T, V, C); C and V must be static.
+Result<Graph> build_graph(const ::onnx::ModelProto& model, bool nmtvc = false);
 
 std::string shape_str(const std::vector<int64_t>& s);
 

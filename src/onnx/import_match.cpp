@@ -106,7 +106,12 @@ Result<int> Matcher::sole_consumer(int v, const std::string& expected) const {
               "it is a second reader of the output of " + after + "; expected only " + expected);
 }
 
-Result<GraphMatch> match_stgcn(const Graph& g) { return Matcher(g).run(); }
+Result<GraphMatch> match_stgcn(const Graph& g, InputLayout input, int* progress) {
+  Matcher m(g, input);
+  auto r = m.run();
+  if (progress) *progress = m.progress();
+  return r;
+}
 
 Result<GraphMatch> Matcher::run() {
   const auto& in = shape(g_.input);
@@ -115,7 +120,7 @@ Result<GraphMatch> Matcher::run() {
   if (in.size() != 5)
     return fail(consumers(g_.input)[0],
                 "the graph input has shape " + shape_str(in) + "; an ST-GCN takes (N, C, T, V, M)");
-  N_ = in[0], C_ = in[1], T_ = in[2], V_ = in[3], M_ = in[4];
+  N_ = in[0], C_ = mm_ ? in[4] : in[1], T_ = in[2], V_ = in[3], M_ = mm_ ? in[1] : in[4];
   if (V_ * C_ > kMaxFoldedElements)
     return fail(consumers(g_.input)[0],
                 "the input has V*C = " + str(V_ * C_) + " channels, more than we import");
@@ -221,6 +226,8 @@ Result<GraphMatch> Matcher::run() {
     result.streams.push_back(std::move(s));
   }
   const bool two = result.streams.size() == 2;
+  if (two && mm_)
+    return fail(starts[1].first, "a second stream; an mmaction2 / pyskl ST-GCN has one");
   if (two) {
     if ((result.streams[0].source == StreamSource::kInput) ==
         (result.streams[1].source == StreamSource::kInput))
@@ -265,11 +272,29 @@ Result<StreamMatch> Matcher::match_stream(int start_node, int source_value, Stre
   s.C = static_cast<int>(C_);
   s.V = static_cast<int>(V_);
   AxisLayout L =
-      make_layout({{Axis::kN, N_}, {Axis::kC, C_}, {Axis::kT, T_}, {Axis::kV, V_}, {Axis::kM, M_}});
-  const std::vector<std::pair<Axis, int64_t>> vc = {{Axis::kV, V_}, {Axis::kC, C_}};
+      mm_ ? make_layout(
+                {{Axis::kN, N_}, {Axis::kM, M_}, {Axis::kT, T_}, {Axis::kV, V_}, {Axis::kC, C_}})
+          : make_layout(
+                {{Axis::kN, N_}, {Axis::kC, C_}, {Axis::kT, T_}, {Axis::kV, V_}, {Axis::kM, M_}});
+  std::vector<std::pair<Axis, int64_t>> vc = {{Axis::kV, V_}, {Axis::kC, C_}};
   Dim joint_major = whole(Axis::kV, V_);
   for (const Factor& f : whole(Axis::kC, C_)) joint_major.push_back(f);
   s.data_bn = Affine(static_cast<size_t>(V_ * C_));
+  // mmaction2 'MVC': data_bn per (person, joint, channel). The affine so far is repeated per
+  // person the first time a constant varies along M.
+  auto per_person = [&] {
+    Affine mvc(static_cast<size_t>(M_ * V_ * C_));
+    for (size_t j = 0; j < mvc.scale.size(); ++j) {
+      mvc.scale[j] = s.data_bn.scale[j % s.data_bn.scale.size()];
+      mvc.shift[j] = s.data_bn.shift[j % s.data_bn.shift.size()];
+    }
+    mvc.ops = s.data_bn.ops;
+    s.data_bn = std::move(mvc);
+    s.data_bn_persons = static_cast<int>(M_);
+    vc.insert(vc.begin(), {Axis::kM, M_});
+    const Dim persons = whole(Axis::kM, M_);
+    joint_major.insert(joint_major.begin(), persons.begin(), persons.end());
+  };
 
   // The layout the blocks take: (N*M in any order, C, T, V).
   auto block_input = [&](const AxisLayout& l) {
@@ -299,7 +324,12 @@ Result<StreamMatch> Matcher::match_stream(int start_node, int source_value, Stre
       if (!r.is_ok()) return fail(k, r.status().message());
       L = std::move(*r);
     } else if (affine) {
-      STGCN_RETURN_IF_ERROR(apply_affine(n, L, vc, s.data_bn, &joint_major));
+      Status st = apply_affine(n, L, vc, s.data_bn, &joint_major);
+      if (!st.is_ok() && mm_ && s.data_bn_persons == 1 && M_ > 1) {
+        per_person();
+        st = apply_affine(n, L, vc, s.data_bn, &joint_major);
+      }
+      STGCN_RETURN_IF_ERROR(st);
     } else if (n.op != Op::kIdentity &&
                !(n.op == Op::kPad && std::all_of(n.a.pad_amounts.begin(), n.a.pad_amounts.end(),
                                                  [](int64_t p) { return p == 0; }))) {
@@ -315,22 +345,30 @@ Result<StreamMatch> Matcher::match_stream(int start_node, int source_value, Stre
     STGCN_ASSIGN_OR_RETURN(k, sole_consumer(v, "the data_bn prelude or the first gcn conv"));
   }
   // Blocks.
+  progress_ = 1;
   while (is_block_start(v)) {
     const int first = gcn_conv_of(v) >= 0 ? gcn_conv_of(v) : aggregate_first_of(v);
     BlockMatch b;
     STGCN_ASSIGN_OR_RETURN(v, match_block(v, L, b));
     const size_t i = s.blocks.size();
-    if (i == 0 && b.residual == ResidualKind::kIdentity)
+    if (i == 0 && b.residual == ResidualKind::kIdentity && !mm_)
       return fail(first, "block 0 has an identity residual, which an ST-GCN does not have");
+    // mmaction2 gives a block that keeps its width an identity residual (block 0 included).
+    if (i == 0 && b.residual == ResidualKind::kNone && mm_ && b.cin == b.cout)
+      return fail(first, "block 0 keeps the width (" + str(b.cin) +
+                             " channels) but has no residual; an mmaction2 block that keeps "
+                             "its width adds its input");
     if (i > 0 && b.residual == ResidualKind::kNone)
       return fail(first, "block " + str(static_cast<int64_t>(i)) + " has no residual");
     if (!s.blocks.empty() && b.K != s.blocks.front().K)
       return fail(first, "blocks use different numbers of partitions K");
     s.blocks.push_back(std::move(b));
+    ++progress_;
     if (s.blocks.size() > 1000) return fail(first, "too many blocks");
   }
   if (s.blocks.empty()) return internal_error("a stream without blocks");
   STGCN_ASSIGN_OR_RETURN(s.end_value, match_head(v, L, s));
+  ++progress_;
   return s;
 }
 

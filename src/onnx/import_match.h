@@ -20,6 +20,15 @@
 // Slice / Sub / Mul / Concat with zeros / Pad along T: the matcher computes
 // the linear map along T and compares it with first and central difference),
 // logits added. Optional Softmax at the end. Identity / Dropout are skipped.
+//
+// mmaction2 / pyskl ST-GCN and ST-GCN++ (import_mm.cpp), on an (N, M, T, V, C)
+// input, one stream: the data_bn prelude may normalise per (M, V, C) ('MVC');
+// a block may add a gcn residual (the block input, or Conv 1x1 -> affine)
+// after the gcn BatchNorm, before its ReLU; the temporal unit may be an mstcn
+// (six branches reading the gcn ReLU: four Conv 1x1 -> affine -> Relu -> Conv
+// 3x1 dilated 1..4, one Conv 1x1 -> affine -> Relu -> MaxPool 3x1, one Conv
+// 1x1 strided; Concat on the channels -> affine -> Relu -> Conv 1x1 ->
+// affine); block 0 may have an identity residual.
 #pragma once
 
 #include <vector>
@@ -48,6 +57,15 @@ struct Affine {
   Result<BatchNorm> to_bn() const;
 };
 
+// One mstcn branch (see TemporalUnit::kMultiScale): `pre` is the 1x1 conv + affine before its
+// ReLU (none for the point branch); w / b the branch's own conv (none for the max-pool branch).
+struct BranchMatch {
+  int channels = 0;
+  Tensor pre_w, pre_b;  // (c, Cout, 1, 1), (c)
+  Affine pre_bn;
+  Tensor w, b;  // (c, c, 3, 1) dilated, (c, Cout, 1, 1) point; (c)
+};
+
 struct BlockMatch {
   int cin = 0, cout = 0, K = 0, kt = 0, stride = 1;
   TemporalPadding padding = TemporalPadding::kCentre;
@@ -58,6 +76,15 @@ struct BlockMatch {
   Affine gcn_bn, tcn_bn, res_bn;
   std::vector<float> coef;            // A ⊙ importance (K, V, V) as the graph holds it
   std::vector<float> coef_a, coef_b;  // its two factors when the product was left unfolded
+  // mmaction2: the gcn residual (down: 1x1 conv + affine), and the mstcn (tcn_bn is its last BN).
+  ResidualKind gcn_residual = ResidualKind::kNone;
+  Tensor down_w, down_b;  // (Cout, Cin, 1, 1), (Cout)
+  Affine down_bn;
+  bool multi_scale = false;
+  std::vector<BranchMatch> branches;
+  Affine transform_bn;
+  Tensor transform_w, transform_b;           // (Cout, sum of branch widths, 1, 1), (Cout)
+  int gcn_res_reader = -1, res_reader = -1;  // the nodes reading the block input for them
 };
 
 enum class StreamSource { kInput, kFirstDifference, kCentralDifference };
@@ -65,7 +92,8 @@ enum class StreamSource { kInput, kFirstDifference, kCentralDifference };
 struct StreamMatch {
   StreamSource source = StreamSource::kInput;
   int C = 0, V = 0;
-  Affine data_bn;  // V*C channels, joint-major
+  Affine data_bn;  // V*C channels, joint-major (M*V*C, person-major, when data_bn_persons > 1)
+  int data_bn_persons = 1;
   std::vector<BlockMatch> blocks;
   Tensor fcn_w, fcn_b;  // (classes, C_last, 1, 1), (classes)
   int end_value = -1;   // the stream's logits in the graph
@@ -76,13 +104,24 @@ struct GraphMatch {
   bool softmax = false;
 };
 
-Result<GraphMatch> match_stgcn(const Graph& g);
+// `input`: the axis order of the graph input, (N, C, T, V, M) or mmaction2's (N, M, T, V, C)
+// (the mmaction2 forms above are recognised only with the latter). `progress`, when given,
+// receives how far the match got (prelude, blocks, head), also on failure.
+Result<GraphMatch> match_stgcn(const Graph& g, InputLayout input = InputLayout::kNCTVM,
+                               int* progress = nullptr);
 
-// Shared by the two implementation files.
+// An mmaction2-style state dict (`backbone.*`, `cls_head.fc.*`) for one matched stream of an
+// (N, M, T, V, C) graph: each block's aggregation constant as its own `gcn.A` (no PA).
+Result<StateDict> mm_state_dict(const StreamMatch& s);
+// Appends `name`.{weight, bias, running_mean, running_var} for an affine (Affine::to_bn).
+Status add_batch_norm(StateDict& sd, const std::string& name, const Affine& a);
+
+// Shared by the implementation files.
 class Matcher {
  public:
-  explicit Matcher(const Graph& g) : g_(g) {}
+  Matcher(const Graph& g, InputLayout input) : g_(g), mm_(input == InputLayout::kNMTVC) {}
   Result<GraphMatch> run();
+  int progress() const { return progress_; }
 
   // import_block.cpp
   int gcn_conv_of(int value) const;  // the consumer Conv that starts a block, or -1
@@ -101,6 +140,22 @@ class Matcher {
   Status apply_affine(const Node& n, const AxisLayout& L,
                       const std::vector<std::pair<Axis, int64_t>>& axes, Affine& acc,
                       const Dim* plain_dim);
+  // The temporal conv (kt x 1, after an optional zero Pad) reading `z`, and its affine.
+  Result<int> match_temporal_conv(int z, AxisLayout& L, BlockMatch& b);
+
+  // import_mm.cpp
+  // The mstcn reading `z` (layout L, [batch][Cout][T][V]); returns the value after its last
+  // affine, L updated to the strided T.
+  Result<int> match_multi_scale(int z, AxisLayout& L, BlockMatch& b);
+  // `add` sums the main path `main` and a residual of the block input `x`: x itself, or a 1x1
+  // conv, stride (stride, 1), Cin -> Cout, then affine ops (L: the layout of the sum).
+  Status match_side(int add, int main, int x, int64_t stride, const AxisLayout& L,
+                    ResidualKind& kind, Tensor& w, Tensor& bias, Affine& bn, int& reader);
+  // After the gcn affine `v`: the gcn residual Add, if any; returns the value before the ReLU.
+  Result<int> match_gcn_residual(int x, int v, const AxisLayout& L, BlockMatch& b);
+  // After the temporal unit `v`: the block's residual Add, if any; checks that only the block's
+  // own nodes read `x`. Returns the node that should be the block's ReLU.
+  Result<int> match_block_end(int x, int first, int v, const AxisLayout& L, BlockMatch& b);
 
  private:
   Result<StreamMatch> match_stream(int start_node, int source_value, StreamSource source);
@@ -126,6 +181,8 @@ class Matcher {
   static bool split_const(const Node& n, int& dyn_index, const Const*& k);
 
   const Graph& g_;
+  const bool mm_;  // an (N, M, T, V, C) input: the mmaction2 forms
+  int progress_ = 0;
   int64_t N_ = 1, C_ = 1, T_ = 1, V_ = 1, M_ = 1;
 };
 

@@ -1,12 +1,17 @@
 // ONNX import: an ONNX file written by torch.onnx.export (or `stgcn export`)
-// from a single- or two-stream ST-GCN -> the internal Model.
+// from a single- or two-stream ST-GCN, or from an mmaction2 / pyskl ST-GCN or
+// ST-GCN++ (mmaction2's deployment script; input (N, M, T, V, C)) -> the
+// internal Model.
 //
 // Pipeline: parse the ModelProto (protobuf, no exception crosses this file),
 // build_graph (import_eval.cpp: constant folding of the shape arithmetic,
 // static shapes), match_stgcn (import_match.cpp, import_block.cpp: the
 // structure and the weights), then a checkpoint-style state dict handed to
 // model_from_state_dict, so an imported model is assembled and validated
-// exactly like a checkpoint (strides come from the Conv attributes).
+// exactly like a checkpoint (strides come from the Conv attributes). An
+// mmaction2 graph gives an mmaction2 state dict (import_mm.cpp: each block's
+// aggregation constant as its own `gcn.A`), so the model is of that dialect
+// and takes (N, M, T, V, C) samples.
 //
 // Representation choices (docs/checkpoints.md, "ONNX import"):
 // - BatchNorms the exporter folded into a conv become identity BatchNorms;
@@ -23,6 +28,7 @@
 #include <climits>
 #include <cmath>
 #include <fstream>
+#include <set>
 
 #include "onnx/import_match.h"
 #include "stgcn/onnx.h"
@@ -113,14 +119,7 @@ Adjacencies split_adjacency(const StreamMatch& s, const LoadOptions& opt) {
 }
 
 Status add_bn(StateDict& sd, const std::string& name, const onnx_import::Affine& a) {
-  auto bn = a.to_bn();
-  if (!bn.is_ok()) return bn.status().with_context(name + ": ");
-  const int64_t n = static_cast<int64_t>(bn->weight.size());
-  sd.emplace_back(name + ".weight", Tensor({n}, bn->weight));
-  sd.emplace_back(name + ".bias", Tensor({n}, bn->bias));
-  sd.emplace_back(name + ".running_mean", Tensor({n}, bn->mean));
-  sd.emplace_back(name + ".running_var", Tensor({n}, bn->var));
-  return Status::ok();
+  return onnx_import::add_batch_norm(sd, name, a);
 }
 
 Status add_stream(StateDict& sd, const std::string& p, const StreamMatch& s,
@@ -149,10 +148,46 @@ Status add_stream(StateDict& sd, const std::string& p, const StreamMatch& s,
   return Status::ok();
 }
 
-Result<Model> import_parsed(const ::onnx::ModelProto& proto, const std::string& source,
-                            const LoadOptions& opt) {
-  STGCN_ASSIGN_OR_RETURN(onnx_import::Graph g, onnx_import::build_graph(proto));
-  STGCN_ASSIGN_OR_RETURN(onnx_import::GraphMatch m, onnx_import::match_stgcn(g));
+Status check_finite(const StateDict& sd) {
+  for (const auto& [name, t] : sd)
+    for (float v : t.data)
+      if (!std::isfinite(v))
+        return invalid_argument("the graph's weights for '" + name + "' hold a non-finite value");
+  return Status::ok();
+}
+
+void warn_common(const onnx_import::GraphMatch& m, const std::vector<int>& strides,
+                 const std::string& source, const LoadOptions& opt) {
+  if (opt.strides && *opt.strides != strides && opt.warn)
+    opt.warn("'" + source + "': --strides is ignored; the ONNX graph's convs give the strides");
+  if (opt.warn && m.softmax)
+    opt.warn("'" + source + "' ends in a Softmax; the imported model returns the logits before it");
+}
+
+// An (N, M, T, V, C) graph: an mmaction2 state dict through the mmaction2 loader.
+Result<Model> import_mm(const onnx_import::GraphMatch& m, const std::string& source,
+                        const LoadOptions& opt) {
+  const StreamMatch& s = m.streams.front();
+  STGCN_ASSIGN_OR_RETURN(StateDict sd, onnx_import::mm_state_dict(s));
+  std::vector<int> strides;
+  for (const auto& b : s.blocks) {
+    strides.push_back(b.stride);
+    if (b.padding != s.blocks.front().padding)
+      return unsupported("the blocks mix centre and causal temporal padding");
+  }
+  LoadOptions o = opt;
+  o.strides = strides;
+  o.temporal_padding = s.blocks.front().padding;
+  o.gcn_adaptive.reset();  // no PA: each block's A is its aggregation constant
+  STGCN_RETURN_IF_ERROR(check_finite(sd));
+  STGCN_ASSIGN_OR_RETURN(Model model, model_from_state_dict(sd, o, source));
+  model.spec.a_source = "ONNX (the aggregation constant of each block as its A)";
+  warn_common(m, strides, source, opt);
+  return model;
+}
+
+Result<Model> import_matched(const onnx_import::GraphMatch& m, const std::string& source,
+                             const LoadOptions& opt) {
   const bool two = m.streams.size() == 2;
   StateDict sd;
   std::vector<Adjacencies> adj;
@@ -175,22 +210,58 @@ Result<Model> import_parsed(const ::onnx::ModelProto& proto, const std::string& 
         return unsupported("the blocks mix centre and causal temporal padding");
   LoadOptions o = opt;
   o.temporal_padding = padding;
-  if (opt.strides && *opt.strides != strides && opt.warn)
-    opt.warn("'" + source + "': --strides is ignored; the ONNX graph's convs give the strides");
   o.strides = strides;
   if (two)
     o.motion = m.streams.back().source == StreamSource::kCentralDifference
                    ? MotionMode::kCentralDifference
                    : MotionMode::kFirstDifference;
-  for (const auto& [name, t] : sd)
-    for (float v : t.data)
-      if (!std::isfinite(v))
-        return invalid_argument("the graph's weights for '" + name + "' hold a non-finite value");
+  STGCN_RETURN_IF_ERROR(check_finite(sd));
   STGCN_ASSIGN_OR_RETURN(Model model, model_from_state_dict(sd, o, source));
   model.spec.a_source = adj.front().how;
-  if (opt.warn && m.softmax)
-    opt.warn("'" + source + "' ends in a Softmax; the imported model returns the logits before it");
+  warn_common(m, strides, source, opt);
   return model;
+}
+
+// The axis orders the graph input may have: (N, C, T, V, M) unless its C would be symbolic;
+// mmaction2's (N, M, T, V, C) when its last extent is static (tried second when both are).
+std::vector<InputLayout> input_orders(const ::onnx::ModelProto& proto) {
+  std::set<std::string> initializers;
+  for (const auto& init : proto.graph().initializer()) initializers.insert(init.name());
+  const ::onnx::ValueInfoProto* input = nullptr;
+  for (const auto& in : proto.graph().input())
+    if (!initializers.count(in.name())) {
+      if (input) return {InputLayout::kNCTVM};
+      input = &in;
+    }
+  if (!input || !input->type().has_tensor_type() || !input->type().tensor_type().has_shape() ||
+      input->type().tensor_type().shape().dim_size() != 5)
+    return {InputLayout::kNCTVM};
+  const auto& shape = input->type().tensor_type().shape();
+  const bool c_first = shape.dim(1).has_dim_value(), c_last = shape.dim(4).has_dim_value();
+  if (!c_last) return {InputLayout::kNCTVM};
+  if (!c_first) return {InputLayout::kNMTVC};
+  return {InputLayout::kNCTVM, InputLayout::kNMTVC};
+}
+
+Result<Model> import_parsed(const ::onnx::ModelProto& proto, const std::string& source,
+                            const LoadOptions& opt) {
+  // Each plausible input order in turn; when none matches, the error of the one that got
+  // furthest (the first on a tie) is the one to report.
+  Status error = internal_error("no input order tried");
+  int best = -2;
+  for (InputLayout order : input_orders(proto)) {
+    const bool mm = order == InputLayout::kNMTVC;
+    auto g = onnx_import::build_graph(proto, mm);
+    int progress = -1;
+    Result<onnx_import::GraphMatch> m = g.is_ok() ? onnx_import::match_stgcn(*g, order, &progress)
+                                                  : Result<onnx_import::GraphMatch>(g.status());
+    if (m.is_ok()) return mm ? import_mm(*m, source, opt) : import_matched(*m, source, opt);
+    if (progress > best) {
+      best = progress;
+      error = m.status();
+    }
+  }
+  return error;
 }
 
 }  // namespace

@@ -48,12 +48,12 @@ bool may_alias(const Node& n, size_t i) {
     case Op::kRelu:
     case Op::kBatchNorm: return i == 0;
     case Op::kAdd: return i == 0 || i == 1;
-    case Op::kTemporalConv: return i == 1;  // the residual: the conv accumulates onto it
+    case Op::kTemporalConv:  // the residual: the conv accumulates onto it
+    case Op::kAggregate: return i == 1;
     case Op::kInput:
     case Op::kMotion:
     case Op::kDataBn:
     case Op::kGcnConv:
-    case Op::kAggregate:
     case Op::kResidualConv:
     case Op::kGlobalPool:
     case Op::kPersonMean:

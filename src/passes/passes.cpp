@@ -150,7 +150,7 @@ bool fold_batch_norm(Graph& g) {
       // into the gcn conv (weights and bias, for every partition k), the
       // shift into the aggregation's bias.
       auto& aa = agg->as<AggregateAttrs>();
-      if (aa.relu) continue;
+      if (aa.relu || aa.add_residual) continue;
       Node* gcn = sole_producer(g, *agg, 0, Op::kGcnConv);
       if (gcn == nullptr) continue;
       auto& ga = gcn->as<GcnConvAttrs>();
@@ -192,7 +192,7 @@ bool fuse_gcn_residual(Graph& g) {
     Node* agg = sole_producer(g, add, 0, Op::kAggregate);
     if (agg == nullptr) continue;
     auto& aa = agg->as<AggregateAttrs>();
-    if (aa.relu || aa.adjacency == kNoConst) continue;
+    if (aa.relu || aa.adjacency == kNoConst || aa.add_residual) continue;
     Node* gcn = sole_producer(g, *agg, 0, Op::kGcnConv);
     if (gcn == nullptr) continue;
     const ValueId x = gcn->inputs[0], r = add.inputs[1];
@@ -200,10 +200,14 @@ bool fuse_gcn_residual(Graph& g) {
     const auto& ws = g.constants[ga.weight].shape;  // K Cout Cin
     const int64_t K = ws[0], cout = ws[1], cin = ws[2];
     std::vector<float> w_down, b_down(static_cast<size_t>(cout), 0.f);
-    if (r == x) {  // identity
-      if (cin != cout) continue;
-      w_down.assign(static_cast<size_t>(cout * cin), 0.f);
-      for (int64_t c = 0; c < cout; ++c) w_down[static_cast<size_t>(c * cin + c)] = 1.f;
+    if (r == x) {  // identity: the aggregation GEMM accumulates onto x (a sum post-op)
+      if (cin != cout || aa.add_residual) continue;
+      aa.add_residual = true;
+      agg->inputs.push_back(x);
+      replace_uses(g, add.output, agg->output);
+      dead[i] = true;
+      changed = true;
+      continue;
     } else {
       Node* down = sole_producer(g, add, 1, Op::kResidualConv);
       if (down == nullptr || down->inputs[0] != x || down->as<ResidualConvAttrs>().stride != 1)
@@ -426,8 +430,8 @@ const std::vector<PassInfo>& pipeline() {
        "fold BatchNorms into the temporal/residual convs and the gcn conv + aggregation bias",
        fold_batch_norm},
       {"fuse_gcn_residual",
-       "add the gcn residual (ST-GCN++) as one more partition of the gcn conv, aggregated "
-       "through the identity",
+       "add the gcn residual (ST-GCN++) inside the aggregation: the identity as its sum, a "
+       "down conv as one more gcn partition aggregated through the identity",
        fuse_gcn_residual},
       {"fuse_relu", "apply ReLU inside the producing aggregation, conv, max-pool or add",
        fuse_relu},

@@ -161,6 +161,20 @@ Status quantize_int8(Graph& g, const std::map<std::string, TensorRange>& ranges,
       *wscale = g.add_constant(n.name + ".wscale", {cout}, std::move(s));
     }
   }
+  // A concat's int8 producers write at the concat's own step (its range covers theirs), so the
+  // concat copies rows instead of requantising each element (TensorRT does the same).
+  for (size_t i = 0; i < n_nodes; ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op != Op::kConcat || !q[i]) continue;
+    const Value& out = g.values[n.output];
+    for (ValueId v : n.inputs) {
+      const int p = g.producer(v);
+      if (p < 0 || !q[static_cast<size_t>(p)] || g.use_count(v) != 1 ||
+          g.values[v].dtype != out.dtype)
+        continue;
+      g.values[v].scale = out.scale;
+    }
+  }
   // Convert nodes where a reader needs another type than the value has.
   std::vector<Node> nodes;
   std::map<std::pair<ValueId, int>, ValueId> converted;  // (value, dtype) -> converted value

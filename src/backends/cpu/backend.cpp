@@ -48,7 +48,7 @@ class CpuBackend final : public backend::Backend {
           (ot == DType::kU8 && in_t(i) != DType::kU8))
         return fail(fmt::format("concatenates {} into {}", ir::dtype_name(in_t(i)),
                                 ir::dtype_name(ot)));
-    if (n.op == Op::kTemporalConv && n.inputs.size() == 2) {
+    if ((n.op == Op::kTemporalConv || n.op == Op::kAggregate) && n.inputs.size() == 2) {
       const DType rt = in_t(1);
       if (ir::is_int8(rt) != ir::is_int8(ot) || (!ir::is_int8(ot) && rt != ot))
         return fail(fmt::format("adds a {} residual to a {} output", ir::dtype_name(rt),

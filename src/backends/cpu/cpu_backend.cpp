@@ -251,6 +251,8 @@ Result<std::shared_ptr<const Executable>> Executable::prepare(const Graph& graph
             s.gemm_src = s.owned_src8.data();
             bias_div = step * in_step;
           }
+          if (a.add_residual)
+            s.copy_residual = im.plan.offset[n.inputs[1]] != im.plan.offset[n.output];
           if (a.bias != kNoConst) {
             const auto& shape = g.values[n.output].shape;  // M V T C
             const auto& b = g.constants[a.bias].data;
@@ -538,7 +540,8 @@ struct Exec {
         const auto& a = node.as<ir::AggregateAttrs>();
         kernels::aggregate_dense(ptr(node.inputs[0], n), out, in_shape[0], in_shape[1], in_shape[2],
                                  in_shape[3], in_shape[4], cdata(a.adjacency), cdata(a.importance),
-                                 cdata(a.bias), a.relu);
+                                 cdata(a.bias), a.relu,
+                                 a.add_residual ? ptr(node.inputs[1], n) : nullptr);
         break;
       }
       case Op::kBatchNorm: {

@@ -176,12 +176,13 @@ void add(const float* a, const float* b, float* out, int64_t n, bool relu) {
 
 void aggregate_dense(const float* y, float* out, int64_t M, int64_t K, int64_t V, int64_t T,
                      int64_t C, const float* A, const float* importance, const float* bias,
-                     bool relu) {
+                     bool relu, const float* residual) {
   const int64_t TC = T * C;
   for (int64_t m = 0; m < M; ++m)
     for (int64_t w = 0; w < V; ++w) {
       float* o = out + (m * V + w) * TC;
-      for (int64_t i = 0; i < TC; ++i) o[i] = bias ? bias[i % C] : 0.f;
+      const float* res = residual ? residual + (m * V + w) * TC : nullptr;
+      for (int64_t i = 0; i < TC; ++i) o[i] = (bias ? bias[i % C] : 0.f) + (res ? res[i] : 0.f);
       for (int64_t k = 0; k < K; ++k)
         for (int64_t v = 0; v < V; ++v) {
           const int64_t a_idx = (k * V + v) * V + w;

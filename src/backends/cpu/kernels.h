@@ -37,7 +37,7 @@ void add(const float* a, const float* b, float* out, int64_t n, bool relu);
 // optional importance (K, V, V), optional bias (C), optional ReLU.
 void aggregate_dense(const float* y, float* out, int64_t M, int64_t K, int64_t V, int64_t T,
                      int64_t C, const float* A, const float* importance, const float* bias,
-                     bool relu);
+                     bool relu, const float* residual = nullptr);
 // (M, V, T, C) -> (M, C) mean over V, T.
 void global_pool(const float* x, float* out, int64_t M, int64_t VT, int64_t C);
 // (M, C) -> (C) mean over persons.

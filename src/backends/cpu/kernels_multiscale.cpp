@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "backends/cpu/kernels.h"
 #include "core/float16.h"
@@ -69,6 +71,70 @@ void max_pool_f32(const float* x, float* out, int64_t MV, int64_t T, int64_t T2,
     }
 }
 
+// Round to nearest even without a libm call, so that the loops below vectorise (|v| < 2^22).
+inline float round_even(float v) {
+  constexpr float kMagic = 12582912.f;  // 1.5 * 2^23
+  return (v + kMagic) - kMagic;
+}
+
+// Typed loads and stores for the fast paths: real = q * step for int8, bf16 widened.
+template <typename T>
+struct Typed;
+template <>
+struct Typed<uint16_t> {  // bf16
+  static float load(uint16_t h, float) { return bfloat16_to_float(h); }
+  static uint16_t store(float v, float) { return float_to_bfloat16(v); }
+};
+template <>
+struct Typed<uint8_t> {
+  static float load(uint8_t q, float step) { return static_cast<float>(q) * step; }
+  static uint8_t store(float v, float inv) {
+    const float q = round_even(v * inv);
+    return static_cast<uint8_t>(q > 0.f ? (q < 255.f ? q : 255.f) : 0.f);
+  }
+};
+template <>
+struct Typed<int8_t> {
+  static float load(int8_t q, float step) { return static_cast<float>(q) * step; }
+  static int8_t store(float v, float inv) {
+    const float q = round_even(v * inv);
+    return static_cast<int8_t>(q > -127.f ? (q < 127.f ? q : 127.f) : -127.f);
+  }
+};
+
+// One element type in and out (bf16, or int8 with its steps): max in the stored type (order
+// preserving for int8 and for bf16 read as float), then the affine and ReLU in FP32.
+template <typename T>
+void max_pool_typed(const T* x, float x_step, T* out, float out_step, int64_t MV, int64_t T_in,
+                    int64_t T2, int64_t C, int kernel, int stride, int pad, const float* scale,
+                    const float* shift, bool relu) {
+  const float inv = std::is_same_v<T, uint16_t> ? 1.f : 1.f / out_step;
+  std::vector<float> m(static_cast<size_t>(C));
+  for (int64_t r = 0; r < MV; ++r)
+    for (int64_t t = 0; t < T2; ++t) {
+      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+      for (int j = 0; j < kernel; ++j) {
+        const int64_t ts = t * stride + j - pad;
+        if (ts < 0 || ts >= T_in) continue;
+        const T* xi = x + (r * T_in + ts) * C;
+        for (int64_t c = 0; c < C; ++c) m[c] = std::max(m[c], Typed<T>::load(xi[c], x_step));
+      }
+      T* o = out + (r * T2 + t) * C;
+      for (int64_t c = 0; c < C; ++c) {
+        float v = scale ? m[c] * scale[c] + shift[c] : m[c];
+        if (relu) v = std::max(v, 0.f);
+        o[c] = Typed<T>::store(v, inv);
+      }
+    }
+}
+
+// Requantises n int8 values from one step to another (or widens / narrows bf16: no-op here).
+template <typename In, typename Out>
+void requantise(const In* x, float in_step, Out* out, float out_step, int64_t n) {
+  const float ratio = in_step / out_step;
+  for (int64_t i = 0; i < n; ++i) out[i] = Typed<Out>::store(static_cast<float>(x[i]) * ratio, 1.f);
+}
+
 }  // namespace
 
 void max_pool(const void* x, DType xt, float x_step, void* out, DType ot, float out_step,
@@ -77,6 +143,15 @@ void max_pool(const void* x, DType xt, float x_step, void* out, DType ot, float 
   if (xt == DType::kF32 && ot == DType::kF32)
     return max_pool_f32(static_cast<const float*>(x), static_cast<float*>(out), MV, T, T2, C,
                         kernel, stride, pad, scale, shift, relu);
+  if (xt == ot && xt == DType::kBF16)
+    return max_pool_typed(static_cast<const uint16_t*>(x), x_step, static_cast<uint16_t*>(out),
+                          out_step, MV, T, T2, C, kernel, stride, pad, scale, shift, relu);
+  if (xt == ot && xt == DType::kU8)
+    return max_pool_typed(static_cast<const uint8_t*>(x), x_step, static_cast<uint8_t*>(out),
+                          out_step, MV, T, T2, C, kernel, stride, pad, scale, shift, relu);
+  if (xt == ot && xt == DType::kS8)
+    return max_pool_typed(static_cast<const int8_t*>(x), x_step, static_cast<int8_t*>(out),
+                          out_step, MV, T, T2, C, kernel, stride, pad, scale, shift, relu);
   const Elem in{xt, x_step}, o{ot, out_step};
   for (int64_t r = 0; r < MV; ++r)
     for (int64_t t = 0; t < T2; ++t)
@@ -105,9 +180,19 @@ void concat(const void* const* xs, const DType* types, const float* steps,
     const bool same = types[i] == ot && (!ir::is_int8(ot) || steps[i] == out_step);
     const Elem in{types[i], steps[i]};
     for (int64_t r = 0; r < rows; ++r) {
+      char* dst = static_cast<char*>(out) + (r * total + at) * esize;
+      const char* src = static_cast<const char*>(xs[i]) + r * c * ir::dtype_bytes(types[i]);
       if (same) {
-        std::memcpy(static_cast<char*>(out) + (r * total + at) * esize,
-                    static_cast<const char*>(xs[i]) + r * c * esize, static_cast<size_t>(c * esize));
+        std::memcpy(dst, src, static_cast<size_t>(c * esize));
+      } else if (types[i] == DType::kU8 && ot == DType::kU8) {
+        requantise(reinterpret_cast<const uint8_t*>(src), steps[i],
+                   reinterpret_cast<uint8_t*>(dst), out_step, c);
+      } else if (types[i] == DType::kS8 && ot == DType::kS8) {
+        requantise(reinterpret_cast<const int8_t*>(src), steps[i], reinterpret_cast<int8_t*>(dst),
+                   out_step, c);
+      } else if (types[i] == DType::kU8 && ot == DType::kS8) {
+        requantise(reinterpret_cast<const uint8_t*>(src), steps[i],
+                   reinterpret_cast<int8_t*>(dst), out_step, c);
       } else {
         for (int64_t k = 0; k < c; ++k) o.write(out, r * total + at + k, in.read(xs[i], r * c + k));
       }

@@ -58,6 +58,13 @@ PrimSpec make_prim(const Graph& g, const Node& n, const dnnl::memory::desc* weig
       if (a.bias != kNoConst) bias = dnnl::memory::desc({1, 1, TC}, dt::f32, tag::abc);
       if (int8) src = dnnl::memory::desc({1, V, K * V}, dt::s8, tag::abc);
       dnnl::post_ops po;
+      if (a.add_residual) {  // the residual sits in dst's buffer (int8: its own type and step)
+        const ir::Value& r = g.values[n.inputs[1]];
+        if (int8)
+          po.append_sum(r.scale / out_step, onednn_type(r.dtype));
+        else
+          po.append_sum(1.f);
+      }
       if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
       dnnl::primitive_attr attr = user_scratchpad(po);
       if (int8) attr.set_output_scales(0, {gemm_step(g, a) * in_step / out_step});

@@ -302,6 +302,13 @@ class CpuStreaming final : public backend::Streaming {
           out_lanes = in_lanes;
           break;
         case Kind::kAggregate:
+          if (op.frame_res >= 0) {  // the block input of this frame, same rows: summed onto
+            const int64_t fb = p.values[op.frame_res].frame_bytes;
+            STGCN_CHECK(w.lanes[op.frame_res] == in_lanes);
+            for (int64_t r = 0; r < nl; ++r)
+              std::memcpy(out + r * vout.frame_bytes, w.values[op.frame_res].get() + r * fb,
+                          static_cast<size_t>(fb));
+          }
           STGCN_RETURN_IF_ERROR(gemm(w, i, nl, in, vin.frame_bytes, out, vout.frame_bytes));
           out_lanes = in_lanes;
           break;

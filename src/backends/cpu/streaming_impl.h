@@ -39,6 +39,7 @@ struct StepOp {
   Kind kind = Kind::kSkip;
   int node = -1;
   int in = -1, res = -1, out = -1;  // value ids (res: a temporal conv's residual input)
+  int frame_res = -1;  // aggregation: a residual of the same frame, added by a sum post-op
   Gemm gemm;
   // temporal conv / max-pool: kt taps `dil` frames apart over a ring of span = (kt-1)*dil + 1
   int kt = 1, stride = 1, pl = 0, pr = 0, dil = 1, span = 1;

@@ -325,6 +325,7 @@ Status lower(const Graph& graph, Program& p) {
           std::memcpy(op.gemm.gsrc.data(), Gp.data(), Gp.size() * 4);
         }
         const bool has_bias = a.bias != kNoConst;
+        if (a.add_residual) op.frame_res = n.inputs[1];
         if (has_bias) {
           op.gemm.bias = g.constants[a.bias].data;
           for (float& b : op.gemm.bias) b /= bias_div;
@@ -336,6 +337,13 @@ Status lower(const Graph& graph, Program& p) {
           if (has_bias) s.bias = dnnl::memory::desc({1, 1, cout}, dt::f32, tag::abc);
           s.dst = dnnl::memory::desc({lanes, V, cout}, act_out, tag::abc);
           dnnl::post_ops po;
+          if (a.add_residual) {
+            const ir::Value& r = g.values[n.inputs[1]];
+            if (int8)
+              po.append_sum(r.scale / ov.scale, onednn_type(r.dtype));
+            else
+              po.append_sum(1.f);
+          }
           if (a.relu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
           s.attr = user_scratchpad(po);
           if (int8) s.attr.set_output_scales(0, {step * iv->scale / ov.scale});
