@@ -235,7 +235,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--persons", type=int, default=1, help="M; persons > 1 adds distractors")
     ap.add_argument("--second-person-prob", type=float, default=DEFAULTS["second_person_prob"])
     ap.add_argument("--layout", default="mediapipe",
-                    choices=["mediapipe", "blazepose", "openpose", "ntu-rgb+d"])
+                    choices=["mediapipe", "blazepose", "openpose", "ntu-rgb+d", "coco"])
     ap.add_argument("--classes", default=",".join(CLASSES),
                     help="comma-separated subset/order of: " + ",".join(CLASSES))
     args = ap.parse_args(argv)

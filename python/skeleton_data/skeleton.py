@@ -1,5 +1,5 @@
 """33-joint MediaPipe/BlazePose skeleton: body proportions, forward kinematics, camera projection,
-and joint mappings to the ``openpose`` (18) and ``ntu-rgb+d`` (25) layouts.
+and joint mappings to the ``openpose`` (18), ``ntu-rgb+d`` (25) and ``coco`` (17) layouts.
 
 Conventions (body frame, metres): x = the person's left, y = up, z = forward (the way the person
 faces). World: the same axes after the facing yaw; the ground is y = 0. The camera looks at the
@@ -240,6 +240,12 @@ MAPPINGS = {
         [19], [21],                    # 22 left hand tip (index), 23 left thumb
         [20], [22],                    # 24 right hand tip, 25 right thumb
     ],
+    # COCO-17 keypoints (mmaction2 / pyskl 'coco' layout), all copies: nose, l-eye, r-eye,
+    # l-ear, r-ear, l-sho, r-sho, l-elb, r-elb, l-wri, r-wri, l-hip, r-hip, l-knee, r-knee,
+    # l-ank, r-ank.
+    "coco": [
+        [0], [2], [5], [7], [8], [11], [12], [13], [14], [15], [16], [23], [24], [25], [26],
+        [27], [28]],
 }
 
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "stgcn/npy.h"
 #include "test_util.h"
 
 namespace stgcn {
@@ -94,6 +95,43 @@ TEST_F(RunCli, AnInt8EngineRunsInContinualMode) {
   ASSERT_EQ(final_class.size(), truth["streams"].size());
   for (const auto& st : truth["streams"])
     EXPECT_EQ(final_class[st["stream"]], st["segments"][0]["class"]) << st["stream"];
+}
+
+// The trained mmaction2-style ST-GCN++ (coco-17, NMTVC) reads a coco JSONL stream in both
+// modes; each track's final answer is its sequence's label.
+TEST_F(RunCli, TheTrainedStgcnPlusPlusRunsInBothModes) {
+  const std::string dirp = std::string(STGCN_SOURCE_DIR) + "/models/trained/stgcnpp/";
+  auto x = read_npy(dirp + "test_input.npy");  // (16, 1, 150, 17, 3)
+  auto y = read_labels_npy(dirp + "test_labels.npy");
+  ASSERT_TRUE(x.is_ok() && y.is_ok());
+  const int64_t T = x->shape[2], V = x->shape[3], C = x->shape[4], n = 3;
+  {
+    std::ofstream f(path("coco.jsonl"));
+    f << "{\"layout\": \"coco\"}\n";
+    for (int64_t t = 0; t < T; ++t) {
+      json persons = json::array();
+      for (int64_t i = 0; i < n; ++i) {
+        json kp = json::array();
+        for (int64_t v = 0; v < V; ++v) {
+          json row = json::array();
+          for (int64_t c = 0; c < C; ++c) row.push_back(x->data[((i * T + t) * V + v) * C + c]);
+          kp.push_back(row);
+        }
+        persons.push_back({{"id", i}, {"kp", kp}});
+      }
+      f << json{{"t", t / 30.0}, {"frame", t}, {"persons", persons}}.dump() << "\n";
+    }
+  }
+  for (const char* mode : {"window", "continual"}) {
+    const std::string out = path(std::string(mode) + ".jsonl");
+    auto r = run("run '" + dirp + "stgcnpp_actions.pth' --source '" + path("coco.jsonl") +
+                 "' --mode " + mode + " --out '" + out + "' --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<int, int> last;
+    for (const auto& e : events(out)) last[e["tracks"][0].get<int>()] = e["label"].get<int>();
+    ASSERT_EQ(last.size(), static_cast<size_t>(n)) << mode;
+    for (int i = 0; i < n; ++i) EXPECT_EQ(last[i], static_cast<int>(y->data[i])) << mode << " track " << i;
+  }
 }
 
 TEST_F(RunCli, ContinualModeFromStdinAndItsFinalEventAgreesWithWindowMode) {

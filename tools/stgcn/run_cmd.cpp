@@ -216,7 +216,9 @@ int run_streams(const RunFlags& f) {
   for (const std::string& path : f.sources) {
     SourceOptions so;
     so.format = *fmt_r;
-    so.layout = layout == "custom" ? "" : layout;
+    // The model's skeleton ("coco (by V=17)" for a learned graph names it by its joints).
+    const std::string skeleton = layout.substr(0, layout.find(' '));
+    so.layout = skeleton == "custom" ? "" : skeleton;
     so.fps = f.realtime > 0 ? f.realtime : 30;
     so.max_line_bytes = static_cast<size_t>(f.max_line_bytes);
     so.on_error = [&, quiet = f.quiet](const SourceError& e) {
