@@ -75,11 +75,25 @@ double max_abs(const Tensor& t) {
 
 // Largest |a - b| (infinite when the shapes differ).
 double max_diff(const Tensor& a, const Tensor& b) {
-  if (a.shape != b.shape) return INFINITY;
-  double m = 0;
-  for (size_t i = 0; i < a.data.size(); ++i)
-    m = std::max(m, std::fabs(static_cast<double>(a.data[i]) - b.data[i]));
-  return m;
+  return testing::compare_logits(a, b).max_abs_diff;
+}
+
+// A fixture case loaded as a user would: its model, its input (NCTVM) and PyTorch's logits.
+struct Case {
+  Model model;
+  Tensor x, want;
+};
+bool load_case(const std::string& name, Case& out) {
+  const json* c = mm_case(name);
+  if (c == nullptr) return false;
+  auto model = load_model(testing::fixture_path((*c)["checkpoint"]), options_for(*c));
+  auto want = read_npy(testing::fixture_path((*c)["logits64"]));
+  EXPECT_TRUE(model.is_ok()) << model.status().message();
+  if (!model.is_ok() || !want.is_ok()) return false;
+  out.model = std::move(model).value();
+  out.x = input_of(*c);
+  out.want = std::move(want).value();
+  return true;
 }
 
 TEST(MmFixtures, CoverTheAcceptanceMatrix) {
@@ -175,13 +189,11 @@ INSTANTIATE_TEST_SUITE_P(Mm, MmCase, ::testing::ValuesIn(mm_case_names()), testi
 // An unfused graph (any one pass off) computes the same logits in FP32.
 TEST(MmEngine, EveryPassCanBeDisabledOnStgcnPlusPlus) {
   STGCN_REQUIRE_FIXTURES();
-  const json* c = mm_case("offset_res_mstcn_ntu_mmengine");
-  ASSERT_NE(c, nullptr);
-  auto model = load_model(testing::fixture_path((*c)["checkpoint"]), options_for(*c));
-  ASSERT_TRUE(model.is_ok()) << model.status().message();
-  const Tensor x = input_of(*c);
-  auto want = read_npy(testing::fixture_path((*c)["logits64"]));
-  ASSERT_TRUE(want.is_ok());
+  Case k;
+  ASSERT_TRUE(load_case("offset_res_mstcn_ntu_mmengine", k));
+  const Tensor& x = k.x;
+  const Tensor* want = &k.want;
+  const Model* model = &k.model;
   for (const char* pass : {"fold_edge_importance", "fold_batch_norm", "fuse_gcn_residual",
                            "fuse_relu", "fuse_residual_add", "lower_aggregation", "fuse_head",
                            "eliminate_dead_code"}) {
@@ -204,13 +216,11 @@ TEST(MmEngine, EveryPassCanBeDisabledOnStgcnPlusPlus) {
 // near FP32; the MVC model refuses another M.
 TEST(MmEngine, LowPrecisionEnginesAndEngineFiles) {
   STGCN_REQUIRE_FIXTURES();
-  const json* c = mm_case("full_stgcnpp_coco2d_mmengine");
-  ASSERT_NE(c, nullptr);
-  auto model = load_model(testing::fixture_path((*c)["checkpoint"]), options_for(*c));
-  ASSERT_TRUE(model.is_ok()) << model.status().message();
-  const Tensor x = input_of(*c);
-  auto want = read_npy(testing::fixture_path((*c)["logits64"]));
-  ASSERT_TRUE(want.is_ok());
+  Case k;
+  ASSERT_TRUE(load_case("full_stgcnpp_coco2d_mmengine", k));
+  const Tensor& x = k.x;
+  const Tensor* want = &k.want;
+  const Model* model = &k.model;
   const double scale = std::max(1.0, max_abs(*want));
   // Calibration: the input and small perturbations of it.
   Tensor calib({8, x.shape[1], x.shape[2], x.shape[3], x.shape[4]});
@@ -219,23 +229,23 @@ TEST(MmEngine, LowPrecisionEnginesAndEngineFiles) {
       calib.data[n * x.numel() + i] = x.data[i] * (1.f + 0.05f * static_cast<float>(n % 4));
   const fs::path dir = fs::temp_directory_path() / "stgcn_mm_engine_test";
   fs::create_directories(dir);
-  struct Case {
+  struct Precision {
     const char* precision;
     double tol;
   };
-  for (Case k : {Case{"fp32", 1e-4}, Case{"bf16", 0.05}, Case{"int8", 0.15}}) {
+  for (Precision p : {Precision{"fp32", 1e-4}, Precision{"bf16", 0.05}, Precision{"int8", 0.15}}) {
     BuildOptions o;
     o.T = static_cast<int>(x.shape[2]);
     o.M = static_cast<int>(x.shape[4]);
-    o.precision = k.precision;
-    if (std::string(k.precision) == "int8") o.calib = &calib;
+    o.precision = p.precision;
+    if (std::string(p.precision) == "int8") o.calib = &calib;
     auto engine = Engine::build(*model, o);
     if (!engine.is_ok() && engine.status().code() == ErrorCode::kUnsupported) {
-      std::printf("skipping %s: %s\n", k.precision, engine.status().message().c_str());
+      std::printf("skipping %s: %s\n", p.precision, engine.status().message().c_str());
       continue;
     }
-    ASSERT_TRUE(engine.is_ok()) << k.precision << ": " << engine.status().message();
-    const std::string path = (dir / (std::string(k.precision) + ".engine")).string();
+    ASSERT_TRUE(engine.is_ok()) << p.precision << ": " << engine.status().message();
+    const std::string path = (dir / (std::string(p.precision) + ".engine")).string();
     ASSERT_TRUE((*engine)->save(path).is_ok());
     auto loaded = Engine::load(path);
     ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
@@ -248,8 +258,8 @@ TEST(MmEngine, LowPrecisionEnginesAndEngineFiles) {
     ASSERT_TRUE(ctx.is_ok());
     auto y = (*ctx)->run(x);
     ASSERT_TRUE(y.is_ok()) << y.status().message();
-    EXPECT_LE(max_diff(*y, *want), k.tol * scale) << k.precision;
-    if (std::string(k.precision) == "int8") {  // the multi-scale unit computes in int8 too
+    EXPECT_LE(max_diff(*y, *want), p.tol * scale) << p.precision;
+    if (std::string(p.precision) == "int8") {  // the multi-scale unit computes in int8 too
       const std::string text = (*loaded)->graph_text();
       EXPECT_NE(text.find("u8*"), std::string::npos);
       EXPECT_EQ(text.find("tcn.concat.f32"), std::string::npos) << text;
