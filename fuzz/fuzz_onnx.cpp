@@ -11,6 +11,7 @@
 #define ONNX_ML 1
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -183,7 +184,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const auto& w = m.streams[s];
       if (spec.blocks.size() != w.blocks.size() || spec.blocks.empty()) __builtin_trap();
       if (w.A.numel() != static_cast<int64_t>(spec.K) * spec.V * spec.V) __builtin_trap();
-      if (static_cast<int64_t>(w.data_bn.weight.size()) != static_cast<int64_t>(spec.V) * spec.C)
+      if (static_cast<int64_t>(w.data_bn.weight.size()) !=
+          static_cast<int64_t>(spec.V) * spec.C * std::max(1, spec.data_bn_persons))
         __builtin_trap();
       for (size_t b = 0; b < w.blocks.size(); ++b) {
         const auto& bs = spec.blocks[b];
@@ -191,8 +193,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (bw.gcn_weight.numel() !=
             static_cast<int64_t>(spec.K) * bs.out_channels * bs.in_channels)
           __builtin_trap();
-        if (bw.tcn_weight.numel() !=
-            static_cast<int64_t>(bs.out_channels) * bs.out_channels * spec.temporal_kernel)
+        if (bs.temporal == stgcn::TemporalUnit::kConv &&
+            bw.tcn_weight.numel() !=
+                static_cast<int64_t>(bs.out_channels) * bs.out_channels * spec.temporal_kernel)
+          __builtin_trap();
+        if (bs.temporal == stgcn::TemporalUnit::kMultiScale &&
+            (bw.branches.size() != stgcn::kMultiScaleBranches ||
+             bs.branch_channels.size() != stgcn::kMultiScaleBranches ||
+             bw.transform_weight.shape.size() != 2 ||
+             bw.transform_weight.shape[0] != bs.out_channels))
           __builtin_trap();
         if (static_cast<int>(bw.gcn_bn.weight.size()) != bs.out_channels) __builtin_trap();
       }
