@@ -99,7 +99,7 @@ void EngineFlags::add_to(CLI::App* app, bool with_batch) {
                   "Skip a graph pass (repeatable; see --list-passes)");
   const char* g = "INT8 (with --precision int8)";
   app->add_option("--calib", calib,
-                  "Calibration samples, .npy (N, C, T, V, M) like the inputs; all-zero padding "
+                  "Calibration samples, .npy like the inputs (see --input-layout); all-zero padding "
                   "frames and persons are ignored")
       ->group(g);
   app->add_option("--calib-size", calib_size, "Use the first N calibration samples (0: all)")
@@ -126,7 +126,7 @@ void EngineFlags::add_to(CLI::App* app, bool with_batch) {
                   "drop on --val is <= P points")
       ->check(CLI::Range(0.0, 100.0))
       ->group(g);
-  app->add_option("--val", val, "Validation samples for --max-drop, .npy (N, C, T, V, M)")
+  app->add_option("--val", val, "Validation samples for --max-drop, .npy like the inputs")
       ->group(g);
   app->add_option("--val-labels", val_labels,
                   "Class index per --val sample, .npy; the drop is then in accuracy, else in "

@@ -373,7 +373,8 @@ int run_interactive(const ExportFlags& f) {
 Subcommand add_export_command(CLI::App& app) {
   auto f = std::make_shared<ExportFlags>();
   CLI::App* sub = app.add_subcommand("export",
-                                     "Export a model to ONNX (N, C, T, V, M) -> (N, num_class); "
+                                     "Export a model to ONNX: its own input layout ((N, C, T, V, M), or (N, M, T, V, C) "
+                                     "for mmaction2 / pyskl models) -> (N, num_class); "
                                      "interactive without MODEL on a terminal");
   f->app = sub;
   f->model.add_to(sub, /*model_required=*/false);

@@ -192,9 +192,10 @@ int main(int argc, char** argv) {
   ModelFlags infer_flags;
   std::string input, output;
   CLI::App* infer = app.add_subcommand(
-      "infer", "Run a model on (N, C, T, V, M) skeletons from .npy; write (N, num_class) logits");
+      "infer", "Run a model on skeletons from .npy ((N, C, T, V, M), or (N, M, T, V, C) for mmaction2 / "
+      "pyskl models: --input-layout); write (N, num_class) logits");
   infer_flags.add_to(infer);
-  infer->add_option("--input,-i", input, "Input .npy, float32/float64 (N, C, T, V, M)")->required();
+  infer->add_option("--input,-i", input, "Input .npy, float32/float64, in the model's layout (see --input-layout)")->required();
   infer->add_option("--output,-o", output, "Output .npy for the logits (N, num_class)")->required();
   bool reference = false;
   int threads = 0;

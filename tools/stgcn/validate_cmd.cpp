@@ -211,7 +211,7 @@ Subcommand add_validate_command(CLI::App& app) {
                   "Reference: checkpoint or ONNX (run by the reference executor) or an engine")
       ->required();
   cmd->add_option("--data,-d", o->data,
-                  "Input .npy (N, C, T, V, M); a model is compiled for its T, M")
+                  "Input .npy in the model's layout (see --input-layout); a model is compiled for its T, M")
       ->required();
   cmd->add_option("--labels,-l", o->labels, "Class index per sample, .npy: adds accuracy");
   cmd->add_option("--tolerance", o->tolerance, "Fail when max |diff| of the logits exceeds this")
