@@ -14,7 +14,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -133,6 +135,18 @@ class Context {
   Context();
   std::unique_ptr<Impl> impl_;
 };
+
+// What an INT8 build with `options` would quantise, without compiling anything: the activation
+// thresholds (calibrated on options.calib, or read from options.calib_table) and the layers kept
+// FP32 (options.keep_fp32 and the options.max_drop fallback). `stgcn export --precision int8`
+// writes them into explicitly quantised ONNX (docs/tensorrt.md).
+struct Int8Plan {
+  std::map<std::string, float> thresholds;  // activation (IR value name) -> |x| threshold
+  std::set<std::string> fp32_layers;        // layers (IR node names) left in FP32
+  std::vector<std::string> layers;          // every quantisable layer, in graph order
+  std::string record_json;                  // calibration and fallback record (inspect --json)
+};
+Result<Int8Plan> plan_int8(const Model& model, const BuildOptions& options);
 
 // The machine engines are built for and run on, as the backend reports it.
 struct MachineInfo {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +20,12 @@ enum class GraphConvForm {
   kEinsum,  // Einsum (opset >= 12), as torch.onnx.export writes it
 };
 
+// The numeric form of an export (docs/tensorrt.md): plain FP32; FP16 (weights and activations
+// typed float16, data_bn / the head / softmax kept FP32); INT8 as explicit QuantizeLinear /
+// DequantizeLinear pairs (TensorRT's placement rules, scales from our calibration).
+enum class OnnxPrecision { kFp32, kFp16, kInt8 };
+const char* onnx_precision_name(OnnxPrecision p);
+
 struct OnnxExportOptions {
   int opset = 17;              // 11..18
   int T = 150;                 // frames
@@ -30,6 +38,15 @@ struct OnnxExportOptions {
   std::string input_name = "input";
   std::string output_name = "output";
   std::string source_path;  // recorded in metadata (with its SHA-256) when set
+
+  OnnxPrecision precision = OnnxPrecision::kFp32;
+  bool io_fp16 = false;  // fp16 / int8: the graph input and output typed float16 (else float32)
+  // int8 (from plan_int8, stgcn/engine.h): the |x| threshold of every activation the engine's
+  // calibration observed (IR value names: "s0.data_bn", "s0.b3.gcn", ...) and the layers
+  // (IR node names: "s0.b3.gcn", "s0.b3.agg", "s0.b3.tcn", ...) left unquantised.
+  std::map<std::string, float> int8_thresholds;
+  std::set<std::string> int8_fp32_layers;
+  std::string int8_record;  // recorded in metadata (calibration method, samples, fallback)
 };
 
 // Serialises `model` as an ONNX ModelProto (checked with onnx::checker and

@@ -83,9 +83,14 @@ Status check_samples(const Tensor& t, const ir::Graph& g, const char* what) {
   return check_finite_input(t.data, in[0], in[1], in[2], in[3], what);
 }
 
-// INT8: calibrate (or read the table), optionally search the FP32 fallback,
-// quantise `g` in place. Returns the record kept in the engine's metadata.
-Result<json> quantize(ir::Graph& g, const BuildOptions& o) {
+struct QuantPlan {
+  quant::CalibTable table;
+  std::set<std::string> keep;
+  json record;
+};
+
+// INT8: calibrate (or read the table) and optionally search the FP32 fallback.
+Result<QuantPlan> plan_quantization(const ir::Graph& g, const BuildOptions& o) {
   STGCN_RETURN_IF_ERROR(passes::check_fused(g, "int8"));
   if (o.max_drop >= 0 && o.val == nullptr)  // before the (long) calibration
     return Status(ErrorCode::kInvalidArgument,
@@ -162,8 +167,15 @@ Result<json> quantize(ir::Graph& g, const BuildOptions& o) {
     rec["sensitivity"] = rank;
   }
   rec["layers_fp32"] = std::vector<std::string>(keep.begin(), keep.end());
-  STGCN_RETURN_IF_ERROR(passes::quantize_int8(g, table.ranges, keep, backend::default_backend()));
-  return rec;
+  return QuantPlan{std::move(table), std::move(keep), std::move(rec)};
+}
+
+// Quantises `g` in place; returns the record kept in the engine's metadata.
+Result<json> quantize(ir::Graph& g, const BuildOptions& o) {
+  STGCN_ASSIGN_OR_RETURN(QuantPlan plan, plan_quantization(g, o));
+  STGCN_RETURN_IF_ERROR(
+      passes::quantize_int8(g, plan.table.ranges, plan.keep, backend::default_backend()));
+  return std::move(plan.record);
 }
 
 }  // namespace
@@ -525,6 +537,28 @@ std::vector<std::pair<std::string, std::string>> list_passes() {
   for (const auto& p : passes::pipeline()) out.emplace_back(p.name, p.summary);
   return out;
 }
+
+Result<Int8Plan> plan_int8(const Model& model, const BuildOptions& options) {
+  if (options.T < 1 || options.T > 100000 || options.M < 1 || options.M > 64)
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("T={} M={}: need 1 <= T <= 100000, 1 <= M <= 64", options.T,
+                              options.M));
+  // The full pipeline: the plan describes the fused graph an export mirrors.
+  STGCN_ASSIGN_OR_RETURN(ir::Graph g, ir::graph_from_model(model, options.T, options.M));
+  STGCN_ASSIGN_OR_RETURN(std::vector<std::string> applied, passes::run_pipeline(g, {}));
+  (void)applied;
+  const backend::Backend& be = backend::default_backend();
+  Int8Plan plan;
+  plan.layers = passes::quantizable_layers(g, be);
+  STGCN_ASSIGN_OR_RETURN(QuantPlan q, plan_quantization(g, options));
+  // Quantising a copy checks what a build would: the layer names, the table's entries.
+  STGCN_RETURN_IF_ERROR(passes::quantize_int8(g, q.table.ranges, q.keep, be));
+  for (const auto& [name, range] : q.table.ranges) plan.thresholds[name] = range.amax;
+  plan.fp32_layers = std::move(q.keep);
+  plan.record_json = q.record.dump();
+  return plan;
+}
+
 
 namespace engine {
 

@@ -41,6 +41,18 @@ std::string GraphBuilder::constant(const std::string& name, const std::vector<in
   return name;
 }
 
+std::string GraphBuilder::constant_i8(const std::string& name, const std::vector<int64_t>& dims,
+                                      std::span<const int8_t> values) {
+  claim(name);
+  onnx::TensorProto* t = graph_->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT8);
+  for (int64_t d : dims) t->add_dims(d);
+  t->set_raw_data(raw_bytes(values));
+  initializer_bytes_ += values.size_bytes();
+  return name;
+}
+
 std::string GraphBuilder::ints(const std::vector<int64_t>& values) {
   auto it = int_constants_.find(values);
   if (it != int_constants_.end()) return it->second;

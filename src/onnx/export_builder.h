@@ -38,6 +38,9 @@ class GraphBuilder {
   // A float32 initializer named `name` (must be new); returns the name.
   std::string constant(const std::string& name, const std::vector<int64_t>& dims,
                        std::span<const float> values);
+  // An int8 initializer (explicitly quantised weights, zero points).
+  std::string constant_i8(const std::string& name, const std::vector<int64_t>& dims,
+                          std::span<const int8_t> values);
   // A 1-D int64 initializer (shapes, axes, slice bounds), shared between all
   // users of the same values; returns its name.
   std::string ints(const std::vector<int64_t>& values);
@@ -68,5 +71,10 @@ class GraphBuilder {
 // (>= 0) or, where `dims[i] < 0`, the symbolic parameter `symbol`.
 void set_tensor_type(onnx::ValueInfoProto* info, const std::string& name,
                      const std::vector<int64_t>& dims, const std::string& symbol);
+
+// Retypes an exported graph (export_precision.cpp): `fp16` computes in float16 except data_bn,
+// the head, the motion difference and the softmax; the input and output are float16 when
+// `io_fp16`, else float32; Casts where types meet.
+Status apply_precision(onnx::GraphProto& g, bool fp16, bool io_fp16);
 
 }  // namespace stgcn::onnx_export

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cmath>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "onnx/export_builder.h"
@@ -41,6 +43,8 @@ class Lowering {
   std::string motion(const std::string& x, MotionMode mode);
   std::string stream(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
                      const std::string& x);
+  // The first problem met while lowering (int8: an activation without a threshold), or "".
+  const std::string& error() const { return error_; }
 
  private:
   std::string data_bn(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
@@ -55,6 +59,27 @@ class Lowering {
                            const std::string& x, const std::string& z);
   std::string multi_scale(const StreamSpec& spec, const BlockSpec& bs, const BlockWeights& w,
                           const std::string& bp, const std::string& z);
+  // export_quant.cpp: the int8 block (the engine's fused order, explicit Q/DQ). `ir` is the
+  // block's IR name prefix ("s0.b3."), `x_value` the IR value name of its input.
+  std::string block_int8(const StreamSpec& spec, const BlockSpec& bs, const BlockWeights& w,
+                         const Tensor& A, const std::string& bp, const std::string& ir,
+                         const std::string& x, const std::string& x_value, int T);
+  std::string multi_scale_int8(const StreamSpec& spec, const BlockSpec& bs, const BlockWeights& w,
+                               const std::string& bp, const std::string& ir, const std::string& z);
+  // QuantizeLinear + DequantizeLinear of activation `x` with the threshold of IR value `value`
+  // (one pair per tensor, shared by its readers).
+  std::string qdq(const std::string& x, const std::string& value);
+  // Weights as an int8 initializer with per-slice scales along `axis` behind a DequantizeLinear.
+  std::string weight_dq(const std::string& name, const std::vector<float>& w,
+                        const std::vector<int64_t>& dims, int axis);
+  // A conv of layer `layer` (IR node name): quantised (Q/DQ input, int8 weights) unless kept FP32.
+  std::string conv_q(const std::string& layer, const std::string& x, const std::string& x_value,
+                     const std::string& name, const std::vector<float>& weight,
+                     std::vector<int64_t> wdims, const std::vector<float>* bias,
+                     const std::vector<Attr>& attrs);
+  bool quantised(const std::string& layer) const {
+    return o_.precision == OnnxPrecision::kInt8 && o_.int8_fp32_layers.count(layer) == 0;
+  }
   std::string batch_norm(const std::string& x, const BatchNorm& bn, const std::string& name);
   std::string conv(const std::string& x, const std::string& name, const std::vector<float>& weight,
                    std::vector<int64_t> wdims, const std::vector<float>* bias,
@@ -71,6 +96,8 @@ class Lowering {
 
   GraphBuilder& b_;
   const OnnxExportOptions& o_;
+  std::map<std::pair<std::string, std::string>, std::string> qdq_memo_;
+  std::string error_;
   bool fold() const { return o_.fold_bn; }
 };
 

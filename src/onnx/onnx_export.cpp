@@ -71,6 +71,24 @@ Status validate_options(const OnnxExportOptions& o) {
     return invalid_argument("M must be in 1.." + str(kMaxPersons) + ", got " + str(o.M));
   if (!o.dynamic_batch && (o.batch < 1 || o.batch > kMaxBatch))
     return invalid_argument("batch must be in 1.." + str(kMaxBatch) + ", got " + str(o.batch));
+  if (o.precision == OnnxPrecision::kInt8) {
+    if (o.opset < 13)
+      return invalid_argument("an INT8 (QDQ) export needs opset >= 13 (per-channel "
+                              "DequantizeLinear appeared in opset 13), got " + str(o.opset));
+    if (o.graph_conv == GraphConvForm::kEinsum)
+      return invalid_argument("an INT8 export writes the aggregation as MatMul: TensorRT runs "
+                              "Einsum only in FP32 / FP16 (drop --graph-conv einsum)");
+    if (!o.fold_bn)
+      return invalid_argument("an INT8 export folds every BatchNorm, as the engine's "
+                              "calibration saw them (drop --no-fold-bn)");
+    if (o.int8_thresholds.empty())
+      return invalid_argument("an INT8 export needs calibration thresholds (--calib or "
+                              "--calib-table)");
+  } else if (!o.int8_fp32_layers.empty()) {
+    return invalid_argument("layers kept FP32 (--keep-fp32) apply to an INT8 export only");
+  }
+  if (o.io_fp16 && o.precision == OnnxPrecision::kFp32)
+    return invalid_argument("float16 input and output (--io-fp16) need --precision fp16 or int8");
   if (o.input_name.empty() || o.output_name.empty())
     return invalid_argument("the input and output names must not be empty");
   if (o.input_name == o.output_name)
@@ -447,11 +465,19 @@ std::string Lowering::head(const StreamSpec& spec, const StreamWeights& w, const
 std::string Lowering::stream(const StreamSpec& spec, const StreamWeights& w, const std::string& p,
                              const std::string& x) {
   std::string y = data_bn(spec, w, p, x);
+  // The engine's IR names (calibration tables, --keep-fp32): s0 = the (origin) stream, s1 = motion.
+  const std::string ir = p == "motion_stream." ? "s1." : "s0.";
+  std::string value = ir + "data_bn";
   int T = o_.T;
   for (size_t i = 0; i < spec.blocks.size(); ++i) {
     const Tensor& A = w.blocks[i].A.data.empty() ? w.A : w.blocks[i].A;  // a block's own A
-    y = block(spec, spec.blocks[i], w.blocks[i], A, p + "st_gcn_networks." + std::to_string(i), y,
-              T);
+    const std::string bp = p + "st_gcn_networks." + std::to_string(i);
+    const std::string bir = ir + "b" + std::to_string(i) + ".";
+    if (o_.precision == OnnxPrecision::kInt8)
+      y = block_int8(spec, spec.blocks[i], w.blocks[i], A, bp, bir, y, value, T);
+    else
+      y = block(spec, spec.blocks[i], w.blocks[i], A, bp, y, T);
+    value = bir + "tcn";
     T = temporal_out(T, spec.blocks[i].stride);
   }
   return head(spec, w, p, y);
@@ -510,6 +536,7 @@ Result<onnx::ModelProto> build_model(const Model& model, const OnnxExportOptions
     logits = b.node("Add", {logits, ml}, "two_stream/sum");
   }
   if (opt.softmax) logits = b.node("Softmax", {logits}, "softmax", {{"axis", int64_t{1}}});
+  if (!lower.error().empty()) return invalid_argument("cannot export: " + lower.error());
   if (!b.duplicate().empty())
     return invalid_argument("the input name '" + opt.input_name +
                             "' is also the name of a tensor in the graph: choose another");
@@ -520,6 +547,9 @@ Result<onnx::ModelProto> build_model(const Model& model, const OnnxExportOptions
   onnx_export::set_tensor_type(g->add_output(), opt.output_name, {n, spec.num_class()},
                                kBatchSymbol);
   STGCN_RETURN_IF_ERROR(onnx_export::check_onnx_size(b.initializer_bytes()));
+  if (opt.precision != OnnxPrecision::kFp32 || opt.io_fp16)
+    STGCN_RETURN_IF_ERROR(
+        onnx_export::apply_precision(*g, opt.precision == OnnxPrecision::kFp16, opt.io_fp16));
 
   add_metadata(mp, "producer", "stgcn-rt");
   add_metadata(mp, "producer_version", STGCN_VERSION);
@@ -537,6 +567,10 @@ Result<onnx::ModelProto> build_model(const Model& model, const OnnxExportOptions
   add_metadata(mp, "graph_conv", opt.graph_conv == GraphConvForm::kMatMul ? "matmul" : "einsum");
   add_metadata(mp, "fold_bn", opt.fold_bn ? "true" : "false");
   add_metadata(mp, "softmax", opt.softmax ? "true" : "false");
+  add_metadata(mp, "precision", onnx_precision_name(opt.precision));
+  add_metadata(mp, "io_type", opt.io_fp16 ? "float16" : "float32");
+  if (opt.precision == OnnxPrecision::kInt8 && !opt.int8_record.empty())
+    add_metadata(mp, "int8_calibration", opt.int8_record);
   if (!opt.source_path.empty()) {
     add_metadata(mp, "source", std::filesystem::path(opt.source_path).filename().string());
     if (!source_sha256.empty()) add_metadata(mp, "source_sha256", source_sha256);
@@ -592,6 +626,15 @@ Result<std::string> export_bytes(const Model& model, const OnnxExportOptions& op
 }
 
 }  // namespace
+
+const char* onnx_precision_name(OnnxPrecision p) {
+  switch (p) {
+    case OnnxPrecision::kFp16: return "fp16";
+    case OnnxPrecision::kInt8: return "int8";
+    case OnnxPrecision::kFp32: break;
+  }
+  return "fp32";
+}
 
 Result<std::string> export_onnx_bytes(const Model& model, const OnnxExportOptions& options) {
   try {

@@ -10,6 +10,7 @@
 
 #include "stgcn/engine.h"
 #include "stgcn/model.h"
+#include "stgcn/onnx.h"
 #include "stgcn/stream.h"
 
 namespace stgcn::cli {
@@ -110,18 +111,47 @@ struct Subcommand {
 // `stgcn export` (export_cmd.cpp).
 Subcommand add_export_command(CLI::App& app);
 
-// A MODEL (checkpoint / ONNX, compiled in memory) or an ENGINE file, with the
-// build options that apply to a model (engine_cmds.cpp).
-struct EngineFlags {
-  ModelFlags model;
-  int T = 150, M = 1, batch = 1;
-  std::string precision = "fp32";
-  std::vector<std::string> disabled_passes;
-  // int8
+// `stgcn export --triton-repo DIR` (triton_repo.cpp): DIR/<name>/{config.pbtxt, 1/model.onnx,
+// build_tensorrt.sh}.
+struct TritonRepo {
+  std::string dir, name;
+  int max_batch = 8, queue_delay_us = 500, instances = 1;
+};
+std::string triton_model_path(const TritonRepo& r);
+stgcn::Status check_triton_name(const std::string& name);
+// Writes the repository around `onnx_bytes` (exported with `o`); returns the model directory.
+stgcn::Result<std::string> write_triton_repo(const TritonRepo& r, const stgcn::ModelSpec& spec,
+                                             const stgcn::OnnxExportOptions& o,
+                                             const std::string& onnx_bytes);
+
+// The INT8 options of `build` (and every command that compiles a model) and of `export
+// --precision int8` (engine_cmds.cpp).
+struct Int8Flags {
   std::string calib, calib_method = "entropy", calib_table, val, val_labels;
   int calib_size = 0;
   double percentile = 99.99, max_drop = -1;
   std::vector<std::string> keep_fp32;
+  // The sample tensors the options point at (kept alive by the caller).
+  struct Data {
+    stgcn::Tensor calib, val, labels;
+  };
+  void add_to(CLI::App* app);
+  bool any() const {
+    return !calib.empty() || !calib_table.empty() || max_drop >= 0 || !keep_fp32.empty();
+  }
+  // Reads the sample files (in the model's layout, see ModelFlags) into `data` and sets the
+  // int8 fields of `o`.
+  stgcn::Status apply(const ModelFlags& model, const stgcn::ModelSpec& spec,
+                      stgcn::BuildOptions& o, Data& data) const;
+};
+
+// A MODEL (checkpoint / ONNX, compiled in memory) or an ENGINE file, with the
+// build options that apply to a model (engine_cmds.cpp).
+struct EngineFlags : Int8Flags {
+  ModelFlags model;
+  int T = 150, M = 1, batch = 1;
+  std::string precision = "fp32";
+  std::vector<std::string> disabled_passes;
   void add_to(CLI::App* app, bool with_batch);
   stgcn::Result<std::shared_ptr<const stgcn::Engine>> get(int default_batch) const;
 };

@@ -51,23 +51,28 @@ Result<std::shared_ptr<const Engine>> EngineFlags::get(int default_batch) const 
   o.progress = [](const std::string& w) {
     std::fprintf(stderr, "stgcn: %s\n", escape_control(w).c_str());
   };
-  const bool int8 = precision == "int8";
-  if (!int8 && (!calib.empty() || !calib_table.empty() || max_drop >= 0 || !keep_fp32.empty()))
+  if (precision != "int8" && any())
     return Status(ErrorCode::kInvalidArgument,
                   "--calib, --calib-table, --max-drop and --keep-fp32 need --precision int8");
-  Tensor calib_t, val_t, labels_t;
+  Data data;
+  STGCN_RETURN_IF_ERROR(apply(model, m.spec, o, data));
+  return Engine::build(m, o);
+}
+
+Status Int8Flags::apply(const ModelFlags& model, const ModelSpec& spec, BuildOptions& o,
+                        Data& data) const {
   if (!calib.empty()) {
-    STGCN_ASSIGN_OR_RETURN(calib_t, model.read_samples(calib, m.spec, "--calib"));
-    o.calib = &calib_t;
+    STGCN_ASSIGN_OR_RETURN(data.calib, model.read_samples(calib, spec, "--calib"));
+    o.calib = &data.calib;
   }
   if (!val.empty()) {
-    STGCN_ASSIGN_OR_RETURN(val_t, model.read_samples(val, m.spec, "--val"));
-    o.val = &val_t;
+    STGCN_ASSIGN_OR_RETURN(data.val, model.read_samples(val, spec, "--val"));
+    o.val = &data.val;
   }
   if (!val_labels.empty()) {
     if (val.empty()) return Status(ErrorCode::kInvalidArgument, "--val-labels needs --val");
-    STGCN_ASSIGN_OR_RETURN(labels_t, read_labels_npy(val_labels));
-    o.val_labels = &labels_t;
+    STGCN_ASSIGN_OR_RETURN(data.labels, read_labels_npy(val_labels));
+    o.val_labels = &data.labels;
   }
   if (!val.empty() && max_drop < 0)
     return Status(ErrorCode::kInvalidArgument, "--val is used by --max-drop; give --max-drop P");
@@ -77,7 +82,7 @@ Result<std::shared_ptr<const Engine>> EngineFlags::get(int default_batch) const 
   o.calib_table = calib_table;
   o.keep_fp32 = keep_fp32;
   o.max_drop = max_drop;
-  return Engine::build(m, o);
+  return Status::ok();
 }
 
 void EngineFlags::add_to(CLI::App* app, bool with_batch) {
@@ -97,6 +102,10 @@ void EngineFlags::add_to(CLI::App* app, bool with_batch) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16", "int8"}));
   app->add_option("--disable-pass", disabled_passes,
                   "Skip a graph pass (repeatable; see --list-passes)");
+  Int8Flags::add_to(app);
+}
+
+void Int8Flags::add_to(CLI::App* app) {
   const char* g = "INT8 (with --precision int8)";
   app->add_option("--calib", calib,
                   "Calibration samples, .npy like the inputs (see --input-layout); all-zero padding "

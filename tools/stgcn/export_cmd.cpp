@@ -43,7 +43,12 @@ struct ExportFlags {
   std::string input_name = "input";
   std::string output_name = "output";
   bool interactive = false;
+  std::string precision = "fp32";
+  bool io_fp16 = false;
+  Int8Flags int8;
+  TritonRepo triton;
   CLI::Option* batch_option = nullptr;
+  CLI::Option* output_option = nullptr;
   CLI::App* app = nullptr;
 };
 
@@ -53,6 +58,8 @@ struct Job {
   Model model;
   OnnxExportOptions options;
   std::string output;
+  Int8Flags int8;  // precision int8: where the calibration comes from
+  ModelFlags model_flags;
 };
 
 std::string trim(const std::string& s) {
@@ -82,9 +89,20 @@ Result<int> parse_int(const std::string& text, int lo, int hi, const std::string
   return v;
 }
 
-Status check_opset(int opset, const std::string& graph_conv) {
+Result<OnnxPrecision> parse_precision(const std::string& text) {
+  const std::string p = lower(text);
+  if (p == "fp32") return OnnxPrecision::kFp32;
+  if (p == "fp16") return OnnxPrecision::kFp16;
+  if (p == "int8") return OnnxPrecision::kInt8;
+  return invalid_argument("precision must be fp32, fp16 or int8, got '" + text + "'");
+}
+
+Status check_opset(int opset, const std::string& graph_conv, const std::string& precision = "") {
   if (opset < 11 || opset > 18)
     return invalid_argument("opset " + std::to_string(opset) + " is not supported: choose 11..18");
+  if (precision == "int8" && opset < 13)
+    return invalid_argument("an INT8 (QDQ) export needs opset >= 13 (per-channel "
+                            "DequantizeLinear), got " + std::to_string(opset));
   if (graph_conv == "einsum" && opset < 12)
     return invalid_argument(
         "--graph-conv einsum needs opset >= 12 (ONNX Einsum appeared in opset 12)");
@@ -95,7 +113,26 @@ Status check_opset(int opset, const std::string& graph_conv) {
 Status check_flags(const ExportFlags& f) {
   if (f.graph_conv != "matmul" && f.graph_conv != "einsum")
     return invalid_argument("--graph-conv must be matmul or einsum, got '" + f.graph_conv + "'");
-  STGCN_RETURN_IF_ERROR(check_opset(f.opset, f.graph_conv));
+  STGCN_RETURN_IF_ERROR(check_opset(f.opset, f.graph_conv, f.precision));
+  if (f.precision == "int8" && f.graph_conv == "einsum")
+    return invalid_argument("--precision int8 writes the aggregation as MatMul (TensorRT runs "
+                            "Einsum only in FP32 / FP16): drop --graph-conv einsum");
+  if (f.precision == "int8" && !f.fold_bn)
+    return invalid_argument("--precision int8 folds every BatchNorm: drop --no-fold-bn");
+  if (f.precision != "int8" && f.int8.any())
+    return invalid_argument(
+        "--calib, --calib-table, --max-drop and --keep-fp32 need --precision int8");
+  if (f.io_fp16 && f.precision == "fp32")
+    return invalid_argument("--io-fp16 needs --precision fp16 or int8");
+  if (!f.triton.dir.empty()) {
+    if (f.output_option->count() > 0)
+      return invalid_argument("--triton-repo writes DIR/<name>/1/model.onnx: drop --output");
+    if (f.batch_option->count() > 0)
+      return invalid_argument("--triton-repo exports a dynamic batch (Triton batches requests): "
+                              "drop --batch, use --triton-max-batch");
+    if (f.interactive) return invalid_argument("--triton-repo does not combine with --interactive");
+    if (!f.triton.name.empty()) STGCN_RETURN_IF_ERROR(check_triton_name(f.triton.name));
+  }
   STGCN_RETURN_IF_ERROR(parse_int(std::to_string(f.T), 1, kMaxT, "--T").status());
   STGCN_RETURN_IF_ERROR(parse_int(std::to_string(f.M), 1, kMaxPersons, "--M").status());
   if (f.C < 0) return invalid_argument("--C must be positive, got " + std::to_string(f.C));
@@ -120,7 +157,31 @@ OnnxExportOptions options_from(const ExportFlags& f, const std::string& model_pa
   o.input_name = f.input_name;
   o.output_name = f.output_name;
   o.source_path = model_path;
+  const Result<OnnxPrecision> precision = parse_precision(f.precision);  // checked by CLI11
+  o.precision = precision.is_ok() ? *precision : OnnxPrecision::kFp32;
+  o.io_fp16 = f.io_fp16;
   return o;
+}
+
+// precision int8: the engine's calibration and fallback, planned for this export's T and M.
+Status plan_int8_job(Job& j) {
+  if (j.options.precision != OnnxPrecision::kInt8) return Status::ok();
+  BuildOptions b;
+  b.T = j.options.T;
+  b.M = j.options.M;
+  b.precision = "int8";
+  b.progress = [](const std::string& w) {
+    std::fprintf(stderr, "stgcn: %s\n", escape_control(w).c_str());
+  };
+  Int8Flags::Data data;
+  ModelFlags mf = j.model_flags;
+  mf.path = j.model_path;
+  STGCN_RETURN_IF_ERROR(j.int8.apply(mf, j.model.spec, b, data));
+  STGCN_ASSIGN_OR_RETURN(Int8Plan plan, plan_int8(j.model, b));
+  j.options.int8_thresholds = std::move(plan.thresholds);
+  j.options.int8_fp32_layers = std::move(plan.fp32_layers);
+  j.options.int8_record = std::move(plan.record_json);
+  return Status::ok();
 }
 
 std::string default_output(const std::string& model_path, int M) {
@@ -130,19 +191,37 @@ std::string default_output(const std::string& model_path, int M) {
 
 std::string shapes(const Job& j) {
   const OnnxExportOptions& o = j.options;
+  const ModelSpec& s = j.model.spec;
   const std::string n = o.dynamic_batch ? "N" : std::to_string(o.batch);
-  return fmt::format("input '{}' [{}, {}, {}, {}, {}] -> output '{}' [{}, {}]", o.input_name, n,
-                     j.model.spec.C(), o.T, j.model.spec.V(), o.M, o.output_name, n,
-                     j.model.spec.num_class());
+  const std::string type = o.io_fp16 ? " float16" : "";
+  if (s.input_layout() == InputLayout::kNMTVC)
+    return fmt::format("input '{}'{} [{}, {}, {}, {}, {}] -> output '{}' [{}, {}]", o.input_name,
+                       type, n, o.M, o.T, s.V(), s.C(), o.output_name, n, s.num_class());
+  return fmt::format("input '{}'{} [{}, {}, {}, {}, {}] -> output '{}' [{}, {}]", o.input_name,
+                     type, n, s.C(), o.T, s.V(), o.M, o.output_name, n, s.num_class());
+}
+
+std::string precision_note(const OnnxExportOptions& o) {
+  if (o.precision == OnnxPrecision::kFp32) return "";
+  if (o.precision == OnnxPrecision::kFp16) return ", fp16";
+  return fmt::format(", int8 Q/DQ ({} layers kept fp32)", o.int8_fp32_layers.size());
 }
 
 // Exports and writes one job; the one-line summary on success.
-Result<std::string> run_job(const Job& j) {
+Result<std::string> run_job(Job& j, const TritonRepo* triton = nullptr) {
+  STGCN_RETURN_IF_ERROR(plan_int8_job(j));
   STGCN_ASSIGN_OR_RETURN(std::string bytes, export_onnx_bytes(j.model, j.options));
-  STGCN_RETURN_IF_ERROR(write_file_atomic(j.output, bytes));
-  return fmt::format("wrote '{}' (opset {}, {}{}, {:.1f} MB): {}", j.output, j.options.opset,
+  std::string where = j.output;
+  if (triton) {
+    STGCN_ASSIGN_OR_RETURN(std::string dir, write_triton_repo(*triton, j.model.spec, j.options, bytes));
+    where = dir + " (config.pbtxt, 1/model.onnx, build_tensorrt.sh)";
+  } else {
+    STGCN_RETURN_IF_ERROR(write_file_atomic(j.output, bytes));
+  }
+  return fmt::format("wrote '{}' (opset {}, {}{}{}, {:.1f} MB): {}", where, j.options.opset,
                      j.options.graph_conv == GraphConvForm::kMatMul ? "matmul" : "einsum",
-                     j.options.fold_bn ? "" : ", BatchNorm kept", bytes.size() / 1e6, shapes(j));
+                     j.options.fold_bn ? "" : ", BatchNorm kept", precision_note(j.options),
+                     bytes.size() / 1e6, shapes(j));
 }
 
 int usage_error(const Status& st) {
@@ -157,8 +236,14 @@ int run_flags(const ExportFlags& f) {
     return fail(invalid_argument("--C " + std::to_string(f.C) + " does not match the model's C=" +
                                  std::to_string(model->spec.C())));
   Job job{f.model.path, std::move(*model), options_from(f, f.model.path),
-          f.output.empty() ? default_output(f.model.path, f.M) : f.output};
-  auto summary = run_job(job);
+          f.output.empty() ? default_output(f.model.path, f.M) : f.output, f.int8, f.model};
+  TritonRepo triton = f.triton;
+  if (!triton.dir.empty()) {
+    if (triton.name.empty()) triton.name = fs::path(f.model.path).stem().string();
+    if (Status st = check_triton_name(triton.name); !st.is_ok()) return usage_error(st);
+    job.options.dynamic_batch = true;
+  }
+  auto summary = run_job(job, triton.dir.empty() ? nullptr : &triton);
   if (!summary.is_ok()) return fail(summary.status());
   fmt::print("stgcn: {}\n", *summary);
   return 0;
@@ -280,18 +365,44 @@ std::optional<Job> ask_for_model(Prompter& p, const ExportFlags& f, const std::s
   auto M = p.ask<int>("  M (persons)", std::to_string(*persons),
                       [](const std::string& a) { return parse_int(a, 1, kMaxPersons, "M"); });
   if (!M) return std::nullopt;
-  auto opset = p.ask<int>("  Opset (11..18)", std::to_string(f.opset),
+  auto precision = p.ask<OnnxPrecision>(
+      "  Precision (fp32; fp16 or int8 Q/DQ for TensorRT)", f.precision,
+      [&](const std::string& a) -> Result<OnnxPrecision> {
+        STGCN_ASSIGN_OR_RETURN(OnnxPrecision v, parse_precision(a));
+        if (v == OnnxPrecision::kInt8 && f.graph_conv == "einsum")
+          return invalid_argument("int8 writes the aggregation as MatMul: drop --graph-conv einsum");
+        return v;
+      });
+  if (!precision) return std::nullopt;
+  const bool int8 = *precision == OnnxPrecision::kInt8;
+  Int8Flags i8 = f.int8;
+  if (int8 && i8.calib.empty() && i8.calib_table.empty()) {
+    auto calib = p.ask<std::string>(
+        "  INT8 calibration: samples (.npy) or a calibration table", "",
+        [](const std::string& a) -> Result<std::string> {
+          std::error_code ec;
+          if (a.empty() || !fs::is_regular_file(a, ec))
+            return invalid_argument("no file '" + a + "'");
+          return a;
+        });
+    if (!calib) return std::nullopt;
+    (lower(fs::path(*calib).extension().string()) == ".npy" ? i8.calib : i8.calib_table) = *calib;
+  }
+  const std::string def_opset = std::to_string(int8 ? std::max(f.opset, 13) : f.opset);
+  auto opset = p.ask<int>(int8 ? "  Opset (13..18)" : "  Opset (11..18)", def_opset,
                           [&](const std::string& a) -> Result<int> {
                             STGCN_ASSIGN_OR_RETURN(int v, parse_int(a, 1, 1000, "the opset"));
-                            STGCN_RETURN_IF_ERROR(check_opset(v, f.graph_conv));
+                            STGCN_RETURN_IF_ERROR(
+                                check_opset(v, f.graph_conv, int8 ? "int8" : ""));
                             return v;
                           });
   if (!opset) return std::nullopt;
   outputs.insert(normalized(*output));
-  Job job{path, std::move(model), options_from(f, path), *output};
+  Job job{path, std::move(model), options_from(f, path), *output, i8, f.model};
   job.options.T = *T;
   job.options.M = *M;
   job.options.opset = *opset;
+  job.options.precision = *precision;
   return job;
 }
 
@@ -350,7 +461,7 @@ int run_interactive(const ExportFlags& f) {
   }
 
   std::vector<std::string> summary;
-  for (const Job& j : jobs) {
+  for (Job& j : jobs) {
     auto line = run_job(j);
     if (line.is_ok()) {
       summary.push_back(*line);
@@ -378,7 +489,7 @@ Subcommand add_export_command(CLI::App& app) {
                                      "interactive without MODEL on a terminal");
   f->app = sub;
   f->model.add_to(sub, /*model_required=*/false);
-  sub->add_option("--output,-o", f->output,
+  f->output_option = sub->add_option("--output,-o", f->output,
                   "Output .onnx (default: <model stem>_M<M>.onnx next to the model)");
   sub->add_option("--opset", f->opset, "ONNX opset, 11..18")->capture_default_str();
   sub->add_option("--T", f->T, "Frames")->capture_default_str();
@@ -398,6 +509,38 @@ Subcommand add_export_command(CLI::App& app) {
   sub->add_option("--input-name", f->input_name, "Name of the graph input")->capture_default_str();
   sub->add_option("--output-name", f->output_name, "Name of the graph output")
       ->capture_default_str();
+  sub->add_option("--precision", f->precision,
+                  "Numeric form: fp32; fp16 (float16 weights and activations; data_bn, the head "
+                  "and softmax kept fp32); int8 (explicit QuantizeLinear/DequantizeLinear from "
+                  "our calibration, for TensorRT; opset >= 13). See docs/tensorrt.md")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  sub->add_flag("--io-fp16", f->io_fp16,
+                "fp16 / int8: a float16 graph input and output (default: float32, with a Cast "
+                "at each end)");
+  f->int8.add_to(sub);
+  const char* tg = "Triton model repository";
+  sub->add_option("--triton-repo", f->triton.dir,
+                  "Write a Triton model repository instead of one file: DIR/<name>/config.pbtxt "
+                  "(onnxruntime backend, dynamic batching), DIR/<name>/1/model.onnx (dynamic "
+                  "batch) and DIR/<name>/build_tensorrt.sh (the TensorRT recipe)")
+      ->group(tg);
+  sub->add_option("--triton-name", f->triton.name, "Model name in the repository (default: the "
+                  "model file's stem)")
+      ->group(tg);
+  sub->add_option("--triton-max-batch", f->triton.max_batch, "max_batch_size of the config")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096))
+      ->group(tg);
+  sub->add_option("--triton-queue-delay-us", f->triton.queue_delay_us,
+                  "Dynamic batching: longest wait for a fuller batch, microseconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000000))
+      ->group(tg);
+  sub->add_option("--triton-instances", f->triton.instances, "Model instances (instance_group count)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64))
+      ->group(tg);
   sub->add_flag("--interactive", f->interactive,
                 "Ask for the models and settings, reading the answers from stdin (the default "
                 "without MODEL on a terminal)");
