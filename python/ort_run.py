@@ -24,8 +24,10 @@ def run_one(model, input_path, output_path, threads):
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     sess = ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
-    x = np.load(input_path).astype(np.float32)
-    y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    inp = sess.get_inputs()[0]
+    # float16 graph inputs (stgcn export --io-fp16) get the samples as float16
+    x = np.load(input_path).astype(np.float16 if inp.type == "tensor(float16)" else np.float32)
+    y = sess.run(None, {inp.name: x})[0]
     np.save(output_path, np.ascontiguousarray(y, dtype=np.float32))
 
 

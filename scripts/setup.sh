@@ -4,7 +4,7 @@
 #   - a Python venv (.venv) made from Debian's /usr/bin/python3 with
 #     --system-site-packages, so Debian's python3-torch / python3-onnx /
 #     python3-numpy are visible, plus python/requirements.txt from PyPI
-#     (onnxruntime); used only for test oracles and peer benchmarks.
+#     (onnxruntime, openvino, tritonclient); used only for test oracles and peer benchmarks.
 # Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,11 +52,13 @@ if [ ! -x .venv/bin/python ]; then
   }
 fi
 # Everything python/requirements.txt asks for (onnxruntime; ml_dtypes and onnx >= 1.16 for
-# onnxruntime.quantization): installed again when any piece is missing or too old.
+# onnxruntime.quantization; openvino and tritonclient's model-config schema for the TensorRT
+# exports): installed again when any piece is missing or too old.
 if ! .venv/bin/python -c "
-import onnxruntime, ml_dtypes, onnx
+import onnxruntime, ml_dtypes, onnx, openvino
 assert tuple(int(x) for x in onnx.__version__.split('.')[:2]) >= (1, 16)
-from onnxruntime.quantization import quantize_static" 2>/dev/null; then
+from onnxruntime.quantization import quantize_static
+from tritonclient.grpc import model_config_pb2" 2>/dev/null; then
   echo "[setup] installing Python packages from python/requirements.txt into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
 fi

@@ -168,6 +168,36 @@ TEST_F(EngineCli, Bf16FallsBackToFp32WhereTheCpuLacksIt) {
   EXPECT_EQ(json::parse(info.out)["precision"], "fp32");
 }
 
+// Logits another runtime saved (TensorRT, Triton) validated against a reference: the data's
+// layout comes from the reference; a file of another shape is refused in one line.
+TEST_F(EngineCli, ValidateComparesSavedLogits) {
+  auto r = run("validate '" + kDemoLogits + "' --reference '" + kDemo + "' --data '" + kDemoInput +
+               "' --tolerance 1e-3 --min-agreement 100 --json -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["candidate_kind"], "saved logits");
+  EXPECT_LE(j["max_abs_error"].get<double>(), 1e-3);
+  EXPECT_EQ(j["top1_agreement"].get<double>(), 100.0);
+  // Another sample's logits fail the tolerance (exit 1, one line).
+  auto logits = read_npy(kDemoLogits);
+  ASSERT_TRUE(logits.is_ok());
+  Tensor swapped = *logits;
+  const int64_t C = swapped.shape[1];
+  std::swap_ranges(swapped.data.begin(), swapped.data.begin() + C, swapped.data.begin() + C);
+  ASSERT_TRUE(write_npy(path("swapped.npy"), swapped).is_ok());
+  expect_clean_failure(run("validate '" + path("swapped.npy") + "' --reference '" + kDemo +
+                           "' --data '" + kDemoInput + "' --tolerance 1e-3"),
+                       "validation failed: max |diff|");
+  Tensor one({1, C});
+  ASSERT_TRUE(write_npy(path("one.npy"), one).is_ok());
+  expect_clean_failure(run("validate '" + path("one.npy") + "' --reference '" + kDemo +
+                           "' --data '" + kDemoInput + "'"),
+                       "expected (2, classes)");
+  expect_clean_failure(run("validate '" + kDemoLogits + "' --reference '" + kDemo + "' --data '" +
+                           kDemoInput + "' --precision int8"),
+                       "compared as they are");
+}
+
 TEST_F(EngineCli, InferRejectsAnInputOfAnotherShape) {
   const std::string engine = path("t100.engine");
   ASSERT_EQ(run("build '" + kDemo + "' -o '" + engine + "' --T 100").exit_code, 0);

@@ -141,6 +141,105 @@ TEST_F(ExportCli, BadUsageAndFailuresAreOneLineWithoutFiles) {
   EXPECT_EQ(run("export --help").exit_code, 0);
 }
 
+// The TensorRT-ready exports from flags: INT8 Q/DQ from calibration samples (the table written)
+// or from a table, layers kept FP32, FP16; the mistakes refused in one line without files.
+TEST_F(ExportCli, Int8AndFp16ExportsFromFlags) {
+  STGCN_REQUIRE_FIXTURES();
+  const json* c = testing::find_case("ntu_spatial_2s_central");  // two-stream, T=300, M=2
+  ASSERT_NE(c, nullptr);
+  const std::string model = q(fixture(*c, "checkpoint")) + " --T 300 --M 2 --motion central_difference";
+  const std::string table = dir_ / "table.txt", a = dir_ / "a.onnx", b = dir_ / "b.onnx",
+                    h = dir_ / "h.onnx";
+  CliResult r = run("export " + model + " --precision int8 --calib " + q(fixture(*c, "input")) +
+                    " --calib-table " + q(table) + " -o " + q(a));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("int8 Q/DQ (0 layers kept fp32)"), std::string::npos) << r.out;
+  EXPECT_NE(testing::slurp(table).find("s1.b0.gcn"), std::string::npos);
+  r = run("export " + model + " --precision int8 --calib-table " + q(table) +
+          " --keep-fp32 s1.b3.tcn --opset 13 -o " + q(b));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("opset 13, matmul, int8 Q/DQ (1 layer kept fp32)"), std::string::npos)
+      << r.out;
+  r = run("export " + model + " --precision fp16 --io-fp16 -o " + q(h));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("fp16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("input 'input' float16 [1, 3, 300, 25, 2]"), std::string::npos) << r.out;
+  const std::string check = std::string("'") + STGCN_PYTHON + "' '" + STGCN_SOURCE_DIR +
+                            "/python/check_qdq.py' " + q(a) + " " + q(b) + " " + q(h) + " >" +
+                            q(dir_ / "check.txt") + " 2>&1";
+  const int rc = std::system(check.c_str());
+  const std::string report = testing::slurp(dir_ / "check.txt");
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << report;
+  EXPECT_NE(report.find("\"fp32_layers\": 1"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"input_type\": \"FLOAT16\""), std::string::npos) << report;
+
+  const auto before = files(dir_.path());
+  expect_one_line_error(run("export " + model + " --precision int8 -o " + q(dir_ / "x.onnx")),
+                        1, "int8 needs calibration");
+  expect_one_line_error(run("export " + model + " --precision int8 --calib-table " + q(table) +
+                            " --keep-fp32 s0.b99.gcn -o " + q(dir_ / "x.onnx")),
+                        1, "no quantisable layer named 's0.b99.gcn'");
+  expect_one_line_error(run("export " + model + " --calib-table " + q(table) + " -o x.onnx"), 2,
+                        "need --precision int8");
+  expect_one_line_error(run("export " + model + " --precision int8 --calib-table " + q(table) +
+                            " --opset 12 -o x.onnx"),
+                        2, "needs opset >= 13");
+  expect_one_line_error(run("export " + model + " --io-fp16 -o x.onnx"), 2,
+                        "--io-fp16 needs --precision fp16 or int8");
+  expect_one_line_error(run("export " + model + " --precision int8 --calib-table " + q(table) +
+                            " --graph-conv einsum -o x.onnx"),
+                        2, "Einsum only in FP32 / FP16");
+  EXPECT_EQ(files(dir_.path()), before);
+}
+
+// --triton-repo: config.pbtxt parses with Triton's model-config schema (tritonclient), names the
+// ONNX's inputs, outputs and shapes, and ONNX Runtime runs the model at batch 1 and the maximum.
+TEST_F(ExportCli, TritonRepositoryParsesAndRuns) {
+  STGCN_REQUIRE_FIXTURES();
+  const json* orig = testing::find_case("openpose_spatial");  // (N, 3, 150, 18, 1)
+  ASSERT_NE(orig, nullptr);
+  const json& mm = testing::manifest()["mm"]["cases"][0];  // (N, M, T, V, C)
+  const std::string repo = dir_ / "repo";
+  CliResult r = run("export " + q(fixture(*orig, "checkpoint")) + " --triton-repo " + q(repo) +
+                    " --triton-name walk --triton-max-batch 4 --precision fp16 --io-fp16");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("config.pbtxt, 1/model.onnx, build_tensorrt.sh"), std::string::npos)
+      << r.out;
+  r = run("export " + q(fixture(mm, "checkpoint")) + " --triton-repo " + q(repo) +
+          " --precision int8 --calib " + q(fixture(mm, "input")) + " --T " +
+          std::to_string(mm["T"].get<int>()) + " --M " + std::to_string(mm["M"].get<int>()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string check = std::string("'") + STGCN_PYTHON + "' '" + STGCN_SOURCE_DIR +
+                            "/python/check_triton_repo.py' " + q(repo) + " >" +
+                            q(dir_ / "check.txt") + " 2>&1";
+  const int rc = std::system(check.c_str());
+  const std::string report = testing::slurp(dir_ / "check.txt");
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << report;
+  EXPECT_NE(report.find("\"name\": \"walk\", \"backend\": \"onnxruntime\", \"max_batch_size\": 4, "
+                        "\"inputs\": [[3, 150, 18, 1]]"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("\"name\": \"model\""), std::string::npos) << report;  // the stem
+  const fs::path recipe = fs::path(repo) / "walk" / "build_tensorrt.sh";
+  ASSERT_TRUE(fs::exists(recipe));
+  EXPECT_NE(fs::status(recipe).permissions() & fs::perms::owner_exec, fs::perms::none);
+  const std::string text = testing::slurp(recipe.string());
+  for (const char* s : {"trtexec", "--stronglyTyped", "--minShapes=input:1x3x150x18x1",
+                        "--maxShapes=input:4x3x150x18x1", "platform: \"tensorrt_plan\"",
+                        "name: \"walk_trt\"", "data_type: TYPE_FP16"})
+    EXPECT_NE(text.find(s), std::string::npos) << s;
+
+  expect_one_line_error(run("export " + q(fixture(*orig, "checkpoint")) + " --triton-repo " +
+                            q(repo) + " -o x.onnx"),
+                        2, "drop --output");
+  expect_one_line_error(run("export " + q(fixture(*orig, "checkpoint")) + " --triton-repo " +
+                            q(repo) + " --triton-name 'a/b'"),
+                        2, "not a usable model name");
+  expect_one_line_error(run("export " + q(fixture(*orig, "checkpoint")) + " --triton-repo " +
+                            q(repo) + " --batch 2"),
+                        2, "drop --batch");
+}
+
 // Two checkpoints in a directory: one single-person (M=1), one multi-person
 // (M=5), with invalid answers along the way that are re-asked.
 class ExportInteractive : public ExportCli {
@@ -180,6 +279,8 @@ TEST_F(ExportInteractive, ExportsTwoModelsReAskingInvalidAnswers) {
       "33",   // V must be 18: re-asked
       "",     // V 18
       "",     // M 1
+      "fp8",  // not a precision: re-asked
+      "",     // fp32
       "7",    // opset 7: re-asked
       "11",
       // b_group.pth
@@ -191,6 +292,7 @@ TEST_F(ExportInteractive, ExportsTwoModelsReAskingInvalidAnswers) {
       "",  // T 150
       "",  // V 33
       "",  // M 5 (from multi)
+      "",  // fp32
       "",  // opset 17
   };
   std::string answers;
@@ -206,10 +308,11 @@ TEST_F(ExportInteractive, ExportsTwoModelsReAskingInvalidAnswers) {
   for (size_t p = r.out.find("invalid: "); p != std::string::npos;
        p = r.out.find("invalid: ", p + 1))
     ++reasons;
-  EXPECT_EQ(reasons, 9) << r.out;
+  EXPECT_EQ(reasons, 10) << r.out;
   for (const char* s :
        {"1) a_walk.pt", "2) b_group.pth", "must be in 1..2, got 9", "C must be the model's 3",
         "V must be the model's 18", "opset 7 is not supported", "answer single or multi",
+        "precision must be fp32, fp16 or int8, got 'fp8'",
         "already the output of another model", "[1/2]", "[2/2]", "[single]", "[150]", "[17]", "[5]",
         "Exported 2 of 2"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s << " in:\n" << r.out;
@@ -237,7 +340,7 @@ TEST_F(ExportInteractive, ExportsTwoModelsReAskingInvalidAnswers) {
 
 TEST_F(ExportInteractive, EndOfInputAbortsWithoutFiles) {
   const std::string start = models_.string() + "\nall\n";
-  const std::string first_model = "\n\n\n\n\n\n\n";  // all defaults for a_walk.pt
+  const std::string first_model = "\n\n\n\n\n\n\n\n";  // all defaults for a_walk.pt
   for (const std::string& answers : {std::string(""), start, start + "\n\n3\n", start + first_model,
                                      start + first_model + "multi\n"}) {
     CliResult r = run("export --interactive", answers);
@@ -253,7 +356,7 @@ TEST_F(ExportInteractive, EndOfInputAbortsWithoutFiles) {
 TEST_F(ExportInteractive, ModelArgumentSkipsTheDirectoryPrompts) {
   const std::string out = dir_ / "one.onnx";
   CliResult r = run("export --interactive " + q((models_ / "a_walk.pt").string()) + " -o " + q(out),
-                    "\n\n\n64\n\n\n13\n");
+                    "\n\n\n64\n\n\n\n13\n");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("Models directory"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Output file [" + out + "]"), std::string::npos) << r.out;
@@ -262,13 +365,39 @@ TEST_F(ExportInteractive, ModelArgumentSkipsTheDirectoryPrompts) {
   EXPECT_TRUE(fs::exists(out));
 }
 
+// The precisions for TensorRT: int8 asks for the calibration (samples or a table), offers
+// opset 13+ and writes a Q/DQ graph; fp16 a float16 one.
+TEST_F(ExportInteractive, OffersFp16AndInt8) {
+  const std::string out8 = dir_ / "walk_int8.onnx", out16 = dir_ / "walk_fp16.onnx";
+  const std::string calib = fixture(*single_, "input");
+  CliResult r = run("export --interactive " + q((models_ / "a_walk.pt").string()) + " -o " + q(out8),
+                    "\n\n\n\n\n\nint8\n" + (dir_ / "missing.npy") + "\n" + calib + "\n12\n\n");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* s : {"Precision (fp32; fp16 or int8 Q/DQ for TensorRT)", "INT8 calibration",
+                        "no file '", "Opset (13..18) [17]", "an INT8 (QDQ) export needs opset >= 13",
+                        "int8 Q/DQ (0 layers kept fp32)"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << " in:\n" << r.out;
+  r = run("export --interactive " + q((models_ / "a_walk.pt").string()) + " -o " + q(out16),
+          "\n\n\n\n\n\nfp16\n\n");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("matmul, fp16"), std::string::npos) << r.out;
+  const std::string check = std::string("'") + STGCN_PYTHON + "' '" + STGCN_SOURCE_DIR +
+                            "/python/check_qdq.py' '" + out8 + "' '" + out16 + "' >'" +
+                            (dir_ / "check.txt") + "' 2>&1";
+  const int rc = std::system(check.c_str());
+  const std::string report = testing::slurp(dir_ / "check.txt");
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << report;
+  EXPECT_NE(report.find("\"fp32_layers\": 0"), std::string::npos) << report;
+  EXPECT_NE(report.find("FLOAT16"), std::string::npos) << report;
+}
+
 // Without MODEL on a terminal the prompts start by themselves: a
 // pseudo-terminal from util-linux `script` (skipped where it is missing).
 TEST_F(ExportInteractive, TerminalWithoutModelStartsThePrompts) {
   if (std::system("command -v script >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "no `script` for a pty";
   const std::string answers = dir_ / "answers.txt";
-  std::ofstream(answers) << models_.string() << "\n1\n\n\n\n\n\n\n\n";
+  std::ofstream(answers) << models_.string() << "\n1\n\n\n\n\n\n\n\n\n";
   const std::string transcript = dir_ / "transcript.txt";
   const std::string cmd = "script -qefc \"'" + std::string(STGCN_CLI_PATH) +
                           "' export\" /dev/null <'" + answers + "' >'" + transcript + "' 2>&1";

@@ -184,9 +184,12 @@ Status plan_int8_job(Job& j) {
   return Status::ok();
 }
 
-std::string default_output(const std::string& model_path, int M) {
+std::string default_output(const std::string& model_path, int M,
+                           const std::string& precision = "fp32") {
   fs::path p(model_path);
-  return (p.parent_path() / (p.stem().string() + "_M" + std::to_string(M) + ".onnx")).string();
+  const std::string suffix = precision == "fp32" ? "" : "_" + precision;
+  return (p.parent_path() / (p.stem().string() + "_M" + std::to_string(M) + suffix + ".onnx"))
+      .string();
 }
 
 std::string shapes(const Job& j) {
@@ -204,7 +207,8 @@ std::string shapes(const Job& j) {
 std::string precision_note(const OnnxExportOptions& o) {
   if (o.precision == OnnxPrecision::kFp32) return "";
   if (o.precision == OnnxPrecision::kFp16) return ", fp16";
-  return fmt::format(", int8 Q/DQ ({} layers kept fp32)", o.int8_fp32_layers.size());
+  const size_t kept = o.int8_fp32_layers.size();
+  return fmt::format(", int8 Q/DQ ({} layer{} kept fp32)", kept, kept == 1 ? "" : "s");
 }
 
 // Exports and writes one job; the one-line summary on success.
@@ -236,7 +240,8 @@ int run_flags(const ExportFlags& f) {
     return fail(invalid_argument("--C " + std::to_string(f.C) + " does not match the model's C=" +
                                  std::to_string(model->spec.C())));
   Job job{f.model.path, std::move(*model), options_from(f, f.model.path),
-          f.output.empty() ? default_output(f.model.path, f.M) : f.output, f.int8, f.model};
+          f.output.empty() ? default_output(f.model.path, f.M, f.precision) : f.output, f.int8,
+          f.model};
   TritonRepo triton = f.triton;
   if (!triton.dir.empty()) {
     if (triton.name.empty()) triton.name = fs::path(f.model.path).stem().string();
@@ -490,7 +495,7 @@ Subcommand add_export_command(CLI::App& app) {
   f->app = sub;
   f->model.add_to(sub, /*model_required=*/false);
   f->output_option = sub->add_option("--output,-o", f->output,
-                  "Output .onnx (default: <model stem>_M<M>.onnx next to the model)");
+                  "Output .onnx (default: <model stem>_M<M>[_fp16|_int8].onnx next to the model)");
   sub->add_option("--opset", f->opset, "ONNX opset, 11..18")->capture_default_str();
   sub->add_option("--T", f->T, "Frames")->capture_default_str();
   sub->add_option("--M", f->M, "Persons")->capture_default_str();

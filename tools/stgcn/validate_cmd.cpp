@@ -44,12 +44,35 @@ Result<Tensor> logits_of(const EngineFlags& flags, const Tensor& x, bool referen
   return ctx->run(x);
 }
 
+// Logits saved by another runtime (TensorRT, Triton, ONNX Runtime): an (N, classes) .npy.
+bool is_logits_file(const std::string& path) {
+  return path.size() > 4 && path.compare(path.size() - 4, 4, ".npy") == 0;
+}
+
+Result<Tensor> saved_logits(const std::string& path, int64_t samples) {
+  STGCN_ASSIGN_OR_RETURN(Tensor t, read_npy(path));
+  if (t.rank() != 2 || t.shape[0] != samples)
+    return Status(ErrorCode::kInvalidArgument,
+                  fmt::format("candidate logits '{}' have shape {}, expected ({}, classes) for "
+                              "the {} samples of --data",
+                              path, shape_string(t.shape), samples, samples));
+  return t;
+}
+
 int argmax(const float* p, int64_t n) { return static_cast<int>(std::max_element(p, p + n) - p); }
 
 int run_validate(ValidateOptions o, CLI::App* cmd) {
-  auto spec = o.candidate.model.spec();
+  // Saved logits are compared as they are; the data's layout comes from the reference.
+  const bool logits_file = is_logits_file(o.candidate.model.path);
+  if (logits_file && (o.candidate.precision != "fp32" || o.candidate.any()))
+    return fail(Status(ErrorCode::kInvalidArgument,
+                       "candidate logits (.npy) are compared as they are: drop --precision and "
+                       "the int8 options"));
+  ModelFlags layout_source = o.candidate.model;
+  if (logits_file) layout_source.path = o.reference;
+  auto spec = layout_source.spec();
   if (!spec.is_ok()) return fail(spec.status());
-  auto x = o.candidate.model.read_samples(o.data, *spec, "--data");
+  auto x = layout_source.read_samples(o.data, *spec, "--data");
   if (!x.is_ok()) return fail(x.status());
   if (x->rank() != 5 || x->shape[0] < 1)
     return fail(Status(ErrorCode::kInvalidArgument,
@@ -70,7 +93,9 @@ int run_validate(ValidateOptions o, CLI::App* cmd) {
                                      y.numel(), x->shape[0])));
   }
   std::string cand_what, ref_what;
-  auto cand = logits_of(o.candidate, *x, false, o.threads, &cand_what);
+  auto cand = logits_file ? saved_logits(o.candidate.model.path, x->shape[0])
+                          : logits_of(o.candidate, *x, false, o.threads, &cand_what);
+  if (logits_file) cand_what = "saved logits";
   if (!cand.is_ok()) return fail(cand.status());
   EngineFlags rf = o.candidate;
   rf.model.path = o.reference;
@@ -203,8 +228,8 @@ int run_validate(ValidateOptions o, CLI::App* cmd) {
 Subcommand add_validate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "validate",
-      "Compare a model or engine with a reference on data: errors, cosine, top-1 agreement, "
-      "accuracy; exit 1 when a threshold fails");
+      "Compare a model, an engine or saved logits (.npy, e.g. from TensorRT) with a reference on "
+      "data: errors, cosine, top-1 agreement, accuracy; exit 1 when a threshold fails");
   auto o = std::make_shared<ValidateOptions>();
   o->candidate.add_to(cmd, true);
   cmd->add_option("--reference,-r", o->reference,
