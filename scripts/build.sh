@@ -18,7 +18,10 @@ if [ ! -f "$BUILD_DIR/Makefile" ]; then generator=(-G Ninja); fi
 # A missing dependency is one line naming its Debian package (cmake/StgcnDependencies.cmake),
 # not CMake's error block.
 cfg_err=$(mktemp)
-if ! cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null 2>"$cfg_err"; then
+# The Python package's extension (python/bindings) is part of the build; a caller may turn it
+# off (-DSTGCN_PYTHON_PACKAGE=OFF: the sanitizer build, whose .so a plain python cannot load).
+if ! cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+     -DSTGCN_PYTHON_PACKAGE=ON "$@" >/dev/null 2>"$cfg_err"; then
   if grep -q '^stgcn-rt: missing' "$cfg_err"; then grep '^stgcn-rt: missing' "$cfg_err" | head -1 >&2
   else cat "$cfg_err" >&2; fi
   rm -f "$cfg_err"

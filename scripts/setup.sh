@@ -22,6 +22,7 @@ PACKAGES=(
   libdnnl-dev ocl-icd-opencl-dev                 # oneDNN; its CMake config requires OpenCL
   clang libomp-dev libclang-rt-14-dev            # the libFuzzer build (scripts/fuzz.sh)
   python3 python3-venv python3-numpy python3-torch python3-onnx   # fixtures, oracles
+  python3-dev                                    # the Python extension (python/bindings)
   python3-matplotlib                             # skeleton_data.preview and bench plots
 )
 
@@ -53,9 +54,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Everything python/requirements.txt asks for (onnxruntime; ml_dtypes and onnx >= 1.16 for
 # onnxruntime.quantization; openvino and tritonclient's model-config schema for the TensorRT
-# exports): installed again when any piece is missing or too old.
+# exports; nanobind, scikit-build-core and pytest for the Python package): installed again when
+# any piece is missing or too old.
 if ! .venv/bin/python -c "
-import onnxruntime, ml_dtypes, onnx, openvino
+import onnxruntime, ml_dtypes, onnx, openvino, nanobind, scikit_build_core, pytest
 assert tuple(int(x) for x in onnx.__version__.split('.')[:2]) >= (1, 16)
 from onnxruntime.quantization import quantize_static
 from tritonclient.grpc import model_config_pb2" 2>/dev/null; then

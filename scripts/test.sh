@@ -12,7 +12,7 @@ bash scripts/build.sh
 (cd build && ctest --output-on-failure -j "$JOBS" --timeout 1200)
 if [ "${SANITIZE:-1}" != "0" ]; then
   echo "[test] sanitizer build (address, undefined)"
-  STGCN_BUILD_DIR=build-asan bash scripts/build.sh -DSTGCN_SANITIZE=ON \
+  STGCN_BUILD_DIR=build-asan bash scripts/build.sh -DSTGCN_SANITIZE=ON -DSTGCN_PYTHON_PACKAGE=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTGCN_FIXTURES_DIR="$PWD/build/fixtures"
   # ONEDNN_MAX_CPU_ISA: oneDNN 2.6 (uninstrumented) reads past the end of a small heap block
   # while it JIT-generates AMX int8 conv kernels; where ASan's allocator puts that block at the

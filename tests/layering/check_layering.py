@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The layering of docs/architecture.md, enforced: which area of src/ may include which,
 where the third-party libraries may be included, which internal headers the CLI, the tests
-and the fuzzers may use, and the 800-line budget of src/, include/ and tools/.
+and the fuzzers may use, and the 800-line budget of src/, include/, tools/ and python/bindings/.
 
 Usage: check_layering.py [REPO_ROOT]   (exit 1 and one line per violation)
 """
@@ -47,7 +47,7 @@ TEST_HEADERS = {
     "backends/cpu/kernels.h", "engine/engine_file.h", "engine/engine_internal.h",
     "onnx/export_builder.h", "runtime/continual.h",
 }
-# The CLI and the examples: the public API, plus the output-file helper.
+# The CLI, the Python bindings and the examples: the public API, plus the output-file helper.
 TOOL_HEADERS = {"io/files.h"}
 
 LINE_BUDGET = 800
@@ -66,7 +66,8 @@ def allowed(header, rules):
 def main(root):
     bad = []
     areas = set(ALLOWED)
-    for top in ("src", "include", "tools", "tests", "fuzz", "bench", "examples"):
+    for top in ("src", "include", "tools", "python/bindings", "tests", "fuzz", "bench",
+                "examples"):
         for dirpath, _, files in os.walk(os.path.join(root, top)):
             for f in files:
                 if not f.endswith((".cpp", ".h", ".inc")):
@@ -74,7 +75,8 @@ def main(root):
                 path = os.path.join(dirpath, f)
                 rel = os.path.relpath(path, root).replace(os.sep, "/")
                 text = open(path, encoding="utf-8", errors="replace").read()
-                if top in ("src", "include", "tools") and text.count("\n") > LINE_BUDGET:
+                if top in ("src", "include", "tools", "python/bindings") and \
+                        text.count("\n") > LINE_BUDGET:
                     bad.append(f"{rel}: {text.count(chr(10))} lines (budget {LINE_BUDGET})")
                 for kind, header in INCLUDE.findall(text):
                     first = header.split("/")[0]
@@ -96,7 +98,7 @@ def main(root):
                         if header not in TEST_HEADERS:
                             bad.append(f"{rel}: includes the internal \"{header}\" (not a "
                                        "documented internal header)")
-                    elif top in ("tools", "examples", "include"):
+                    elif top in ("tools", "python/bindings", "examples", "include"):
                         if header not in TOOL_HEADERS:
                             bad.append(f"{rel}: includes the internal \"{header}\"")
     for line in bad:
