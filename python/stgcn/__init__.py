@@ -41,11 +41,25 @@ from ._stgcn import (  # noqa: F401  (the public API)
     open_source,
 )
 
+from . import sources  # noqa: E402  (stgcn.sources.open)
+
 __all__ = [
     "Context", "CorruptFileError", "Engine", "InvalidArgumentError", "IoError", "Model",
     "NotFoundError", "Source", "StgcnError", "StreamRuntime", "UnsafeFileError",
-    "UnsupportedError", "__version__", "bench", "load", "machine", "open_source", "validate",
+    "UnsupportedError", "__version__", "bench", "load", "machine", "open_source", "sources",
+    "validate",
 ]
+
+
+def _events(self: StreamRuntime, wait: bool = True):
+    """Iterates the queued events (dicts, oldest first); with ``wait`` after drain(), so every
+    frame pushed so far has been classified. Runtimes made with ``on_event`` have none queued."""
+    if wait:
+        self.drain()
+    yield from self.poll()
+
+
+StreamRuntime.events = _events
 
 
 def _logits(obj: Any, x: np.ndarray, T: Optional[int], M: Optional[int]) -> np.ndarray:

@@ -89,8 +89,12 @@ def test_zero_copy_conversions_and_out(stgcn, demo_engine, demo_x):
         ctx.run(demo_x[:, :, :100])
     with pytest.raises(stgcn.InvalidArgumentError, match=r"out must be .* shape \(2, 2\)"):
         ctx.run(demo_x, out=np.zeros((3, 2), np.float32))
+    assert np.array_equal(ctx.run(demo_x.astype(np.int32)), ctx.run(demo_x.astype(np.int32).astype(np.float32)))
     with pytest.raises(TypeError):
         ctx.run("not an array")
+    with pytest.raises(stgcn.InvalidArgumentError, match=r"shape \[2, 3, 150, 33, 1, 1\]"):
+        ctx.run(demo_x[..., None])
+    assert ctx.threads == 1 and ctx.arena_bytes > 0
     # a batch above the engine's maximum runs in chunks
     x5 = np.concatenate([demo_x] * 3)[:5]
     assert np.array_equal(ctx.run(x5)[:2], y)
@@ -142,6 +146,14 @@ def test_validate_and_bench(stgcn, demo, demo_engine, demo_x):
     b = stgcn.bench(demo_engine, batch=1, iterations=3, warmup=1, threads=1)
     assert b["iterations"] == 3 and 0 < b["min_ms"] <= b["median_ms"] <= b["p99_ms"]
     assert b["samples_per_s"] > 0
+
+
+def test_machine_graph_and_paths(stgcn, demo, demo_engine):
+    m = stgcn.machine()
+    assert m["backend"] == "cpu" and m["library"].startswith("oneDNN") and m["isa"]
+    assert demo.path == DEMO
+    assert "aggregate" in demo_engine.graph_text() or "gcn" in demo_engine.graph_text()
+    assert "fp32" in repr(demo_engine) and "T=150" in repr(demo_engine)
 
 
 def test_help_and_stubs(stgcn):

@@ -124,7 +124,7 @@ def test_a_source_file_plays_into_the_runtime(tmp_path, stgcn, demo_engine, demo
                   for v in range(33)]
             f.write(json.dumps({"t": t / 30.0, "persons": [{"id": 5, "kp": kp}]}) + "\n")
         f.write("{not json\n")
-    src = stgcn.open_source(path)
+    src = stgcn.sources.open(path)
     assert src.stream == "cam2" and src.joints == 33 and src.layout == "mediapipe"
     frames = list(src)
     assert len(frames) == 40 and src.errors == 1
@@ -132,7 +132,7 @@ def test_a_source_file_plays_into_the_runtime(tmp_path, stgcn, demo_engine, demo
     rt = stgcn.StreamRuntime(demo_engine, hop=10, min_frames=10)
     for fr in frames:
         rt.push_frame(fr)
-    rt.drain()
-    assert [e["frame"] for e in rt.poll()] == [9, 19, 29, 39]
+    assert [e["frame"] for e in rt.events()] == [9, 19, 29, 39]
+    assert list(rt.events()) == []
     with pytest.raises(stgcn.NotFoundError):
         stgcn.open_source(tmp_path / "missing.jsonl")
