@@ -160,18 +160,29 @@ TEST_F(ExportCli, Int8AndFp16ExportsFromFlags) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("opset 13, matmul, int8 Q/DQ (1 layer kept fp32)"), std::string::npos)
       << r.out;
+  // The automatic fallback: as many layers kept FP32 as the search chose, none quantised.
+  const std::string f = dir_ / "f.onnx";
+  r = run("export " + model + " --precision int8 --calib-table " + q(table) + " --max-drop 0 --val " +
+          q(fixture(*c, "input")) + " -o " + q(f));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto kept_at = r.out.find("int8 Q/DQ (");
+  ASSERT_NE(kept_at, std::string::npos) << r.out;
+  const int kept = std::stoi(r.out.substr(kept_at + 11));
   r = run("export " + model + " --precision fp16 --io-fp16 -o " + q(h));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("fp16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("input 'input' float16 [1, 3, 300, 25, 2]"), std::string::npos) << r.out;
   const std::string check = std::string("'") + STGCN_PYTHON + "' '" + STGCN_SOURCE_DIR +
-                            "/python/check_qdq.py' " + q(a) + " " + q(b) + " " + q(h) + " >" +
+                            "/python/check_qdq.py' " + q(a) + " " + q(b) + " " + q(h) + " " +
+                            q(f) + " >" +
                             q(dir_ / "check.txt") + " 2>&1";
   const int rc = std::system(check.c_str());
   const std::string report = testing::slurp(dir_ / "check.txt");
   ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << report;
   EXPECT_NE(report.find("\"fp32_layers\": 1"), std::string::npos) << report;
   EXPECT_NE(report.find("\"input_type\": \"FLOAT16\""), std::string::npos) << report;
+  EXPECT_NE(report.find("\"fp32_layers\": " + std::to_string(kept) + ","), std::string::npos)
+      << kept << " kept by the fallback:\n" << report;
 
   const auto before = files(dir_.path());
   expect_one_line_error(run("export " + model + " --precision int8 -o " + q(dir_ / "x.onnx")),
