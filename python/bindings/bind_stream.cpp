@@ -193,10 +193,12 @@ void bind_stream(nb::module_& m) {
             o.events_capacity = events_capacity;
             o.lookahead = lookahead;
             o.max_tracks = max_tracks;
-            auto* rt = new (self) PyRuntime();
+            // Everything is made first: the instance is constructed only on success.
+            std::shared_ptr<nb::object> callback;
+            std::shared_ptr<const Engine> engine;
             if (!on_event.is_none()) {
-              rt->callback = hold(std::move(on_event));
-              auto cb = rt->callback;
+              callback = hold(std::move(on_event));
+              auto cb = callback;
               o.on_event = [cb](const StreamEvent& e) {
                 nb::gil_scoped_acquire gil;
                 try {
@@ -208,12 +210,10 @@ void bind_stream(nb::module_& m) {
             }
             Result<std::unique_ptr<StreamRuntime>> r = Status(ErrorCode::kInternal, "unset");
             if (nb::isinstance<PyEngine>(source)) {
-              PyEngine& e = nb::cast<PyEngine&>(source);
-              rt->engine = e.engine;
+              engine = nb::cast<PyEngine&>(source).engine;
               nb::gil_scoped_release release;
-              r = o.mode == StreamMode::kContinual
-                      ? StreamRuntime::create_continual(rt->engine, o)
-                      : StreamRuntime::create(rt->engine, o);
+              r = o.mode == StreamMode::kContinual ? StreamRuntime::create_continual(engine, o)
+                                                   : StreamRuntime::create(engine, o);
             } else if (nb::isinstance<PyModel>(source)) {
               PyModel& pm = nb::cast<PyModel&>(source);
               nb::gil_scoped_release release;
@@ -226,8 +226,8 @@ void bind_stream(nb::module_& m) {
                 b.max_batch = 8;
                 auto e = Engine::build(*pm.model, b);
                 if (e.is_ok()) {
-                  rt->engine = *e;
-                  r = StreamRuntime::create(rt->engine, o);
+                  engine = *e;
+                  r = StreamRuntime::create(engine, o);
                 } else {
                   r = e.status();
                 }
@@ -235,7 +235,11 @@ void bind_stream(nb::module_& m) {
             } else {
               raise_value_error("StreamRuntime needs an stgcn.Engine or an stgcn.Model");
             }
-            rt->rt = take(std::move(r));
+            std::unique_ptr<StreamRuntime> made = take(std::move(r));
+            auto* rt = new (self) PyRuntime();
+            rt->rt = std::move(made);
+            rt->engine = std::move(engine);
+            rt->callback = std::move(callback);
           },
           nb::arg("source"), nb::kw_only(), nb::arg("mode") = "window", nb::arg("hop") = 0,
           nb::arg("T") = 150, nb::arg("M") = 1, nb::arg("grouping") = "auto",
