@@ -136,3 +136,26 @@ def test_a_source_file_plays_into_the_runtime(tmp_path, stgcn, demo_engine, demo
     assert list(rt.events()) == []
     with pytest.raises(stgcn.NotFoundError):
         stgcn.open_source(tmp_path / "missing.jsonl")
+
+
+def test_the_live_example_prints_per_person_actions(tmp_path, demo_x):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import DEMO, ROOT
+    path = tmp_path / "poses.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"layout": "mediapipe"}) + "\n")
+        for t in range(60):
+            persons = [{"id": i + 1, "kp": [[float(demo_x[i, 0, t, v, 0]), float(demo_x[i, 1, t, v, 0]),
+                                             1.0] for v in range(33)]} for i in range(2)]
+            f.write(json.dumps({"t": t / 30.0, "persons": persons}) + "\n")
+    env = dict(os.environ)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "live_actions.py"),
+                        str(path), "--model", DEMO, "--hop", "30"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert any("track 1:" in line for line in lines) and any("track 2:" in line for line in lines)
+    assert "60 frames" in r.stderr
