@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Dict, Optional, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from ._stgcn import (  # noqa: F401  (the public API)
     Context,
@@ -62,6 +60,10 @@ def _events(self: StreamRuntime, wait: bool = True):
 StreamRuntime.events = _events
 
 
+if TYPE_CHECKING:  # numpy is imported where it is used: the stub generator imports this
+    import numpy as np  # package in the wheel's build environment, which has no numpy
+
+
 def _logits(obj: Any, x: np.ndarray, T: Optional[int], M: Optional[int]) -> np.ndarray:
     if isinstance(obj, Engine):
         return obj.run(x)
@@ -81,6 +83,7 @@ def validate(candidate: Union[Engine, Model, np.ndarray], reference: Union[Model
     accuracy and its drop. ``candidate``: an Engine, a Model (an FP32 engine is built for the
     data) or saved logits (N, classes). ``reference``: a Model (run by the reference executor)
     or an Engine. ``pass`` is False when ``tolerance`` or ``min_agreement`` fails."""
+    import numpy as np
     x = np.asarray(data)
     if isinstance(candidate, np.ndarray):
         a = np.asarray(candidate, dtype=np.float32)
@@ -125,6 +128,7 @@ def bench(engine: Engine, batch: int = 1, iterations: int = 20, warmup: int = 3,
     """Times ``Context.run`` (a context with ``threads``) on a batch of ``batch`` samples
     (``x``, or random ones of the engine's input shape): latency min / median / p90 / p99 in
     ms and throughput in samples/s, as ``stgcn bench`` reports them."""
+    import numpy as np
     info = engine.info
     if x is None:
         rng = np.random.default_rng(0)
