@@ -163,7 +163,6 @@ TEST(OnnxExportPrecision, Int8QdqFollowsThePlacementRulesAndTracksTheInt8Engine)
   std::vector<OrtJob> jobs;
   std::vector<std::string> files;
   std::vector<Tensor> engine_logits;
-  std::vector<size_t> layer_count;
   for (size_t i = 0; i < all.size(); ++i) {
     const Case& k = all[i];
     BuildOptions b;
