@@ -33,6 +33,20 @@ inline Affine identity_affine(size_t n) {
   return Affine{std::vector<double>(n, 1.0), std::vector<double>(n, 0.0)};
 }
 
+// w[c, ...] * scale[c], b[c] * scale[c] + shift[c]: an affine (a BN) folded into the conv
+// before it.
+inline void fold_into(const Affine& a, const Tensor& weight, const Tensor& bias,
+                      std::vector<float>& w, std::vector<float>& b) {
+  const size_t cout = a.scale.size(), per = weight.data.size() / cout;
+  w.resize(weight.data.size());
+  b.resize(cout);
+  for (size_t c = 0; c < cout; ++c) {
+    for (size_t i = 0; i < per; ++i)
+      w[c * per + i] = static_cast<float>(weight.data[c * per + i] * a.scale[c]);
+    b[c] = static_cast<float>(bias.data[c] * a.scale[c] + a.shift[c]);
+  }
+}
+
 // Lowers one model into a GraphBuilder; tensor names follow the checkpoint's
 // (initializers: "<stream.>st_gcn_networks.<i>.<part>", node outputs:
 // "<stream.>st_gcn_networks.<i>/<step>").

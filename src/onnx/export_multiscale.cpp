@@ -4,22 +4,6 @@
 #include "onnx/export_lowering.h"
 
 namespace stgcn::onnx_export {
-namespace {
-
-// w[c, ...] * scale[c], b[c] * scale[c] + shift[c]: a BN folded into the conv before it.
-void fold_into(const Affine& a, const Tensor& weight, const Tensor& bias, std::vector<float>& w,
-          std::vector<float>& b) {
-  const size_t cout = a.scale.size(), per = weight.data.size() / cout;
-  w.resize(weight.data.size());
-  b.resize(cout);
-  for (size_t c = 0; c < cout; ++c) {
-    for (size_t i = 0; i < per; ++i)
-      w[c * per + i] = static_cast<float>(weight.data[c * per + i] * a.scale[c]);
-    b[c] = static_cast<float>(bias.data[c] * a.scale[c] + a.shift[c]);
-  }
-}
-
-}  // namespace
 
 std::string Lowering::gcn_residual(const BlockSpec& bs, const BlockWeights& w,
                                    const std::string& bp, const std::string& x,

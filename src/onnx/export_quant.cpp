@@ -15,20 +15,6 @@
 namespace stgcn::onnx_export {
 namespace {
 
-// w[c, ...] * scale[c], b[c] * scale[c] + shift[c]: an affine folded into the conv before it.
-void fold_affine(const Affine& a, const std::vector<double>& weight, const std::vector<double>& bias,
-                 std::vector<float>& w, std::vector<float>& b) {
-  const size_t cout = a.scale.size(), per = weight.size() / cout;
-  w.resize(weight.size());
-  b.resize(cout);
-  for (size_t c = 0; c < cout; ++c) {
-    for (size_t i = 0; i < per; ++i) w[c * per + i] = static_cast<float>(weight[c * per + i] * a.scale[c]);
-    b[c] = static_cast<float>(bias[c] * a.scale[c] + a.shift[c]);
-  }
-}
-
-std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-
 // The slice [offset, offset + n) of an affine.
 Affine slice(const Affine& a, size_t offset, size_t n) {
   Affine s;
@@ -127,8 +113,7 @@ std::string Lowering::block_int8(const StreamSpec& spec, const BlockSpec& bs,
     }
   if (down) {
     std::vector<float> wd, bd;
-    fold_affine(bn_affine(w.gcn_down_bn), widen(w.gcn_down_weight.data),
-                widen(w.gcn_down_bias.data), wd, bd);
+    fold_into(bn_affine(w.gcn_down_bn), w.gcn_down_weight, w.gcn_down_bias, wd, bd);
     std::copy(wd.begin(), wd.end(), wg.begin() + K * cout * cin);
     std::copy(bd.begin(), bd.end(), bg.begin() + K * cout);
   }
@@ -163,7 +148,7 @@ std::string Lowering::block_int8(const StreamSpec& spec, const BlockSpec& bs,
     out = multi_scale_int8(spec, bs, w, bp, ir, z);
   } else {
     std::vector<float> wt, bt;
-    fold_affine(bn_affine(w.tcn_bn), widen(w.tcn_weight.data), widen(w.tcn_bias.data), wt, bt);
+    fold_into(bn_affine(w.tcn_bn), w.tcn_weight, w.tcn_bias, wt, bt);
     const int64_t kt = spec.temporal_kernel;
     out = conv_q(ir + "tcn", z, ir + "agg", bp + ".tcn.2", wt, {cout, cout, kt, 1}, &bt,
                  {{"strides", std::vector<int64_t>{bs.stride, 1}},
@@ -177,8 +162,7 @@ std::string Lowering::block_int8(const StreamSpec& spec, const BlockSpec& bs,
       break;
     case ResidualKind::kConv: {
       std::vector<float> wr, br;
-      fold_affine(bn_affine(w.residual_bn), widen(w.residual_weight.data),
-                  widen(w.residual_bias.data), wr, br);
+      fold_into(bn_affine(w.residual_bn), w.residual_weight, w.residual_bias, wr, br);
       const std::string res =
           conv_q(ir + "res", x, x_value, bp + ".residual.0", wr, {cout, cin, 1, 1}, &br, strided);
       out = b_.node("Add", {out, tcn_q ? qdq(res, ir + "res") : res}, bp + "/residual_add");
@@ -207,20 +191,19 @@ std::string Lowering::multi_scale_int8(const StreamSpec& spec, const BlockSpec& 
     std::string y;
     if (i == kMultiScalePointBranch) {
       std::vector<float> wb, bb;
-      fold_affine(t, widen(br.weight.data), widen(br.bias.data), wb, bb);
+      fold_into(t, br.weight, br.bias, wb, bb);
       y = conv_q(layer, z, ir + "agg", p, wb, {c, cout, 1, 1}, &bb,
                  {{"strides", std::vector<int64_t>{s, 1}}});
     } else {
       std::vector<float> wp, bpre;
-      fold_affine(bn_affine(br.pre_bn), widen(br.pre_weight.data), widen(br.pre_bias.data), wp,
-                  bpre);
+      fold_into(bn_affine(br.pre_bn), br.pre_weight, br.pre_bias, wp, bpre);
       const std::string pre = b_.node(
           "Relu", {conv_q(layer + ".pre", z, ir + "agg", p + ".0", wp, {c, cout, 1, 1}, &bpre, {})},
           p + "/relu");
       if (i < kMultiScaleDilatedBranches) {
         const int64_t d = i + 1, left = causal ? 2 * d : d, right = 2 * d - left;
         std::vector<float> wb, bb;
-        fold_affine(t, widen(br.weight.data), widen(br.bias.data), wb, bb);
+        fold_into(t, br.weight, br.bias, wb, bb);
         y = conv_q(layer, pre, layer + ".pre", p + ".3.conv", wb, {c, c, 3, 1}, &bb,
                    {{"strides", std::vector<int64_t>{s, 1}},
                     {"dilations", std::vector<int64_t>{d, 1}},
@@ -243,8 +226,7 @@ std::string Lowering::multi_scale_int8(const StreamSpec& spec, const BlockSpec& 
   }
   const std::string cat = b_.node("Concat", outs, bp + ".tcn/concat", {{"axis", int64_t{1}}});
   std::vector<float> wt, bt;
-  fold_affine(bn_affine(w.tcn_bn), widen(w.transform_weight.data), widen(w.transform_bias.data), wt,
-              bt);
+  fold_into(bn_affine(w.tcn_bn), w.transform_weight, w.transform_bias, wt, bt);
   return conv_q(ir + "tcn", cat, ir + "tcn.concat", bp + ".tcn.transform.2", wt,
                 {cout, static_cast<int64_t>(offset), 1, 1}, &bt, {});
 }
