@@ -14,9 +14,12 @@ command -v clang++ >/dev/null 2>&1 || {
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSTGCN_FUZZ=ON -DSTGCN_BUILD_TESTS=OFF -DSTGCN_BUILD_CLI=OFF >/dev/null
 cmake --build build-fuzz -j "${STGCN_JOBS:-$(nproc)}" --target fuzz_checkpoint fuzz_npy fuzz_onnx \
-  fuzz_engine fuzz_sources
+  fuzz_engine fuzz_sources fuzz_http
 mkdir -p build-fuzz/findings build-fuzz/corpus/checkpoint build-fuzz/corpus/npy build-fuzz/corpus/onnx \
-  build-fuzz/corpus/engine build-fuzz/corpus/sources
+  build-fuzz/corpus/engine build-fuzz/corpus/sources build-fuzz/corpus/http
+# KServe v2 request bodies (JSON and the binary extension; fuzz/fuzz_http.cpp says how the
+# first byte picks the header length).
+python3 fuzz/make_http_seeds.py build-fuzz/corpus/http
 # Input adapters: a small valid document of each format (fuzz/make_source_seeds.py).
 python3 fuzz/make_source_seeds.py build-fuzz/corpus/sources
 if [ -d "$FIXTURES" ]; then
@@ -38,7 +41,7 @@ if [ -d "$FIXTURES" ]; then
   fi
 fi
 cp models/demo/*.npy build-fuzz/corpus/npy/ 2>/dev/null || true
-for target in checkpoint npy onnx engine sources; do
+for target in checkpoint npy onnx engine sources http; do
   max_len=1048576
   if [ "$target" = engine ]; then max_len=2097152; fi  # engine seeds go up to 2 MB
   echo "[fuzz] fuzz_$target for ${SECONDS_EACH}s"

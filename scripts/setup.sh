@@ -24,6 +24,9 @@ PACKAGES=(
   python3 python3-venv python3-numpy python3-torch python3-onnx   # fixtures, oracles
   python3-dev                                    # the Python extension (python/bindings)
   python3-matplotlib                             # skeleton_data.preview and bench plots
+  python3-yaml                                   # the deploy/ manifest tests
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc   # stgcn serve: gRPC (src/serve)
+  libcpp-httplib-dev                             # stgcn serve: HTTP/1.1
 )
 
 missing=()
@@ -54,13 +57,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Everything python/requirements.txt asks for (onnxruntime; ml_dtypes and onnx >= 1.16 for
 # onnxruntime.quantization; openvino and tritonclient's model-config schema for the TensorRT
-# exports; nanobind, scikit-build-core and pytest for the Python package): installed again when
+# exports, and its HTTP and gRPC clients for the stgcn serve tests; nanobind, scikit-build-core
+# and pytest for the Python package): installed again when
 # any piece is missing or too old.
 if ! .venv/bin/python -c "
 import onnxruntime, ml_dtypes, onnx, openvino, nanobind, scikit_build_core, pytest
 assert tuple(int(x) for x in onnx.__version__.split('.')[:2]) >= (1, 16)
 from onnxruntime.quantization import quantize_static
-from tritonclient.grpc import model_config_pb2" 2>/dev/null; then
+from tritonclient.grpc import model_config_pb2
+import tritonclient.http, yaml" 2>/dev/null; then
   echo "[setup] installing Python packages from python/requirements.txt into .venv"
   .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
 fi

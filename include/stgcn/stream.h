@@ -118,6 +118,10 @@ struct StreamOptions {
   // window's right padding) before classifying: closer to window mode (equal
   // for a track of exactly T frames), at the cost of a flush per event.
   bool lookahead = false;
+  // Continual mode: a step whose track has no answer yet (its first frames, while the
+  // temporal layers' right padding fills: none for a causal model) still delivers an event,
+  // with label -1 and no logits, so that every stepped frame is answered (stgcn serve).
+  bool warmup_events = false;
   // Tracks held at once (window: history buffers; continual: the preallocated
   // state slots, about 5 MB each for the seed model). Beyond: not classified.
   int max_tracks = 64;

@@ -153,6 +153,7 @@ struct StreamRuntime::Impl {
   void run_continual(std::vector<Job>& batch, int worker);
   void run_final(Job& job);
   void classify_continual(const Job& job, const std::map<int, const std::vector<float>*>* given);
+  // logits nullptr: a warmup event (StreamOptions::warmup_events), label -1, no logits.
   void deliver(const Job& job, const EventSpec& spec, const float* logits);
   void finish(int64_t n);
   StreamStats stats();

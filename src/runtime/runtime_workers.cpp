@@ -238,7 +238,10 @@ void StreamRuntime::Impl::classify_continual(
         persons[m] = &feats[m];
       }
     }
-    if (!ready) continue;
+    if (!ready) {
+      if (opt.warmup_events && !given && !job.final) deliver(job, e, nullptr);
+      continue;
+    }
     if (logged("continual logits", cm->logits(persons, logits))) continue;
     deliver(job, e, logits.data());
   }
@@ -258,6 +261,21 @@ void StreamRuntime::Impl::deliver(const Job& job, const EventSpec& spec, const f
   ev.frame = job.frame;
   ev.timestamp = job.timestamp;
   ev.final = job.final;
+  if (logits == nullptr) {  // warmup_events: no answer yet
+    ev.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - job.pushed).count();
+    n_events++;
+    if (opt.on_event) {
+      opt.on_event(ev);
+    } else {
+      std::lock_guard<std::mutex> lock(events_mu);
+      if (static_cast<int>(events.size()) >= opt.events_capacity) {
+        events.pop_front();
+        dropped_events++;
+      }
+      events.push_back(std::move(ev));
+    }
+    return;
+  }
   ev.logits.assign(logits, logits + num_class);
   const float mx = *std::max_element(logits, logits + num_class);
   std::vector<std::pair<int, float>> probs(num_class);

@@ -156,7 +156,8 @@ struct EngineFlags : Int8Flags {
   stgcn::Result<std::shared_ptr<const stgcn::Engine>> get(int default_batch) const;
 };
 Subcommand add_build_command(CLI::App& app);
-Subcommand add_run_command(CLI::App& app);  // run_cmd.cpp
+Subcommand add_run_command(CLI::App& app);    // run_cmd.cpp
+Subcommand add_serve_command(CLI::App& app);  // serve_cmd.cpp
 
 // `stgcn bench --streams` (stream_bench.cpp): concurrent tracks at a camera
 // rate that the runtime sustains under a p99 latency bound.

@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   std::vector<stgcn::cli::Subcommand> more = {
       stgcn::cli::add_export_command(app), stgcn::cli::add_build_command(app),
       stgcn::cli::add_bench_command(app), stgcn::cli::add_validate_command(app),
-      stgcn::cli::add_run_command(app)};
+      stgcn::cli::add_run_command(app), stgcn::cli::add_serve_command(app)};
 
   try {
     app.parse(argc, argv);
