@@ -74,6 +74,12 @@ class RssSampler(threading.Thread):
             time.sleep(0.25)
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of a process (all its threads)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values, q):
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
@@ -93,7 +99,7 @@ async def window_load(url, x, clients, seconds):
                     lat.append((time.perf_counter() - t0) * 1e3)
                     ok += 1
                 except Exception as e:  # noqa: BLE001 - counted by kind
-                    key = getattr(e, "status", lambda: type(e).__name__)()
+                    key = e.status() if hasattr(e, "status") else type(e).__name__
                     failed[key] = failed.get(key, 0) + 1
         t0 = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
@@ -145,33 +151,8 @@ async def stream_load(url, frames, tracks, fps, seconds, n_streams=8):
                           and elapsed < seconds * 1.1 + 1)}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=30)
-    ap.add_argument("--clients", type=int, default=64)
-    ap.add_argument("--tracks", default="64,128,256")
-    ap.add_argument("--stream-seconds", type=float, default=15)
-    ap.add_argument("--fps", type=float, default=30)
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "serve_load.json"))
-    a = ap.parse_args()
-    x_all = np.ascontiguousarray(np.load(DEMO_X), dtype=np.float32)
-    x = x_all[:1]
-    frames = np.ascontiguousarray(np.concatenate([x_all[0, :, :, :, 0], x_all[1, :, :, :, 0]],
-                                                 axis=1).transpose(1, 2, 0))
-    work = tempfile.mkdtemp(prefix="serve-load-")
-    fp32 = os.path.join(work, "demo_fp32.engine")
-    subprocess.run([STGCN, "build", DEMO, "--T", "150", "--batch", "8", "-o", fp32], check=True,
-                   capture_output=True)
-    report = {"cpu": cpu_name(), "isa": isa_flags(), "cores": os.cpu_count()}
-
-    # In-process engine, same file.
-    bj = os.path.join(work, "bench.json")
-    subprocess.run([STGCN, "bench", fp32, "--batch", "1,8", "--threads", "2", "--iterations",
-                    "20", "--warmup", "3", "--json", bj], check=True, capture_output=True)
-    inproc = {r["batch"]: r["throughput_per_s"] for r in json.load(open(bj))["results"]}
-    report["in_process_per_s"] = inproc
-
-    # Window load, then 10x overload against a small queue.
+def window_runs(report, fp32, x, a, inproc):
+    """Window load, then 10x overload against a small queue."""
     s = Server("--model", f"demo={fp32}", "--max-queue-delay-us", "5000", "--http-threads", "1024")
     sampler = RssSampler(s.proc.pid)
     sampler.start()
@@ -192,6 +173,7 @@ def main():
         o = asyncio.run(window_load(s.grpc_url, x, 10 * a.clients, a.seconds))
         o["server_peak_rss_mb"] = sampler.peak
         o["server_rss_first_last_mb"] = [sampler.samples[0], sampler.samples[-1]]
+        o["server_rss_every_5s_mb"] = sampler.samples[::20]
         metrics = subprocess.run(["curl", "-s", f"http://{s.http_url}/metrics"],
                                  capture_output=True, text=True).stdout
         o["server_counted_resource_exhausted"] = sum(
@@ -201,6 +183,52 @@ def main():
     finally:
         sampler.stop = True
         s.stop()
+
+
+def print_window(w, o, inproc):
+    print("| run | clients | ok | failed | throughput /s | p50 ms | p99 ms | server peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in (("window, batch-1 requests", w), ("10x overload, queue 64", o)):
+        print(f"| {name} | {r['clients']} | {r['ok']} | {r['failed']} | "
+              f"{r['throughput_per_s']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+              f"{r['server_peak_rss_mb']:.0f} |")
+    print(f"\nin-process engine: batch 1 {inproc[1]:.2f}/s, batch 8 {inproc[8]:.2f}/s; server "
+          f"{w['vs_in_process_batch1']:.1%} of batch 1, {w['vs_in_process_batch8']:.1%} of "
+          f"batch 8")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--tracks", default="64,128,256")
+    ap.add_argument("--stream-seconds", type=float, default=15)
+    ap.add_argument("--fps", type=float, default=30)
+    ap.add_argument("--only-streams", action="store_true", help="skip the window runs")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "serve_load.json"))
+    a = ap.parse_args()
+    x_all = np.ascontiguousarray(np.load(DEMO_X), dtype=np.float32)
+    x = x_all[:1]
+    frames = np.ascontiguousarray(np.concatenate([x_all[0, :, :, :, 0], x_all[1, :, :, :, 0]],
+                                                 axis=1).transpose(1, 2, 0))
+    work = tempfile.mkdtemp(prefix="serve-load-")
+    fp32 = os.path.join(work, "demo_fp32.engine")
+    subprocess.run([STGCN, "build", DEMO, "--T", "150", "--batch", "8", "-o", fp32], check=True,
+                   capture_output=True)
+    report = {"cpu": cpu_name(), "isa": isa_flags(), "cores": os.cpu_count()}
+
+    # In-process engine, same file.
+    bj = os.path.join(work, "bench.json")
+    subprocess.run([STGCN, "bench", fp32, "--batch", "1,8", "--threads", "2", "--iterations",
+                    "20", "--warmup", "3", "--json", bj], check=True, capture_output=True)
+    inproc = {r["batch"]: r["throughput_per_s"] for r in json.load(open(bj))["results"]}
+    report["in_process_per_s"] = inproc
+
+    if a.only_streams:  # keep the window runs of the last full run
+        old = json.load(open(a.out)) if os.path.exists(a.out) else {}
+        report["window"], report["overload"] = old.get("window"), old.get("overload")
+    else:
+        window_runs(report, fp32, x, a, inproc)
 
     # Streams: continual INT8 where the CPU has the instructions.
     precision = "int8" if ({"avx512_vnni", "amx_int8"} & set(report["isa"])) else "fp32"
@@ -214,7 +242,11 @@ def main():
     for tracks in [int(t) for t in a.tracks.split(",")]:
         s = Server("--model", f"demo={eng}", "--max-sequences", str(max(tracks, 16)))
         try:
+            srv0, cli0 = cpu_seconds(s.proc.pid), time.process_time()
             r = asyncio.run(stream_load(s.grpc_url, frames, tracks, a.fps, a.stream_seconds))
+            # Where the 2 cores went: the server process and this client process.
+            r["server_cpu_s"] = cpu_seconds(s.proc.pid) - srv0
+            r["client_cpu_s"] = time.process_time() - cli0
             report["streams"].append(r)
         finally:
             s.stop()
@@ -223,21 +255,16 @@ def main():
     json.dump(report, open(a.out, "w"), indent=1)
     w, o = report["window"], report["overload"]
     print(f"CPU: {report['cpu']} ({', '.join(report['isa'])}), {report['cores']} cores\n")
-    print("| run | clients | ok | failed | throughput /s | p50 ms | p99 ms | server peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, r in (("window, batch-1 requests", w), ("10x overload, queue 64", o)):
-        print(f"| {name} | {r['clients']} | {r['ok']} | {r['failed']} | "
-              f"{r['throughput_per_s']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-              f"{r['server_peak_rss_mb']:.0f} |")
-    print(f"\nin-process engine: batch 1 {inproc[1]:.2f}/s, batch 8 {inproc[8]:.2f}/s; server "
-          f"{w['vs_in_process_batch1']:.1%} of batch 1, {w['vs_in_process_batch8']:.1%} of "
-          f"batch 8")
+    if w is not None and o is not None:
+        print_window(w, o, inproc)
     print(f"\nstreams ({precision} continual, {a.fps:g} fps, one frame per request):\n")
-    print("| tracks | frames/s answered | expected | errors | p50 ms | p99 ms | holds |")
-    print("|---|---|---|---|---|---|---|")
+    print("| tracks | frames/s answered | expected | errors | p50 ms | p99 ms | holds | server "
+          "CPU s | client CPU s | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in report["streams"]:
         print(f"| {r['tracks']} | {r['frames_per_s']:.0f} | {r['expected']} | {r['errors']} | "
-              f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {'yes' if r['holds'] else 'no'} |")
+              f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {'yes' if r['holds'] else 'no'} | "
+              f"{r['server_cpu_s']:.1f} | {r['client_cpu_s']:.1f} | {r['seconds']:.1f} |")
 
 
 if __name__ == "__main__":

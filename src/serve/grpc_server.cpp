@@ -9,6 +9,11 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <iterator>
 #include <string_view>
@@ -122,26 +127,114 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Servic
       grpc::ServerReaderWriter<inference::ModelStreamInferResponse, inference::ModelInferRequest>*
           stream) override {
     if (grpc::Status s = authorize(ctx, Clock::now()); !s.ok()) return s;
-    inference::ModelInferRequest request;
-    inference::ModelStreamInferResponse response;
-    while (stream->Read(&request)) {
-      const auto t0 = Clock::now();
-      response.Clear();
-      if (Error e = infer(request, *response.mutable_infer_response(), t0); !e.ok()) {
-        response.set_error_message(e.message);
-        auto* r = response.mutable_infer_response();
-        r->Clear();
-        r->set_model_name(request.model_name());
-        r->set_model_version(request.model_version());
-        r->set_id(request.id());
+    // Pipelined: a reader takes requests as they come, kLanes workers answer them (the
+    // requests of one sequence in one lane, so in order; others round-robin) and this thread
+    // writes the responses in request order. At most kMaxPending requests wait (then the
+    // reader stops reading: gRPC's flow control holds the client back).
+    struct Item {
+      inference::ModelInferRequest request;
+      inference::ModelStreamInferResponse response;
+      Clock::time_point t0;
+      bool done = false;
+    };
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::shared_ptr<Item>> order;
+    std::vector<std::deque<std::shared_ptr<Item>>> lanes(kLanes);
+    bool read_done = false, stop = false;
+    size_t next_lane = 0;
+    auto lane_of = [&](const inference::ModelInferRequest& r) -> size_t {
+      auto it = r.parameters().find("sequence_id");
+      if (it == r.parameters().end()) return next_lane++ % kLanes;
+      const inference::InferParameter& p = it->second;
+      size_t h = 0;
+      if (p.has_int64_param()) h = std::hash<int64_t>()(p.int64_param());
+      else if (p.has_uint64_param()) h = std::hash<uint64_t>()(p.uint64_param());
+      else if (p.has_string_param()) h = std::hash<std::string>()(p.string_param());
+      else return next_lane++ % kLanes;
+      return h % kLanes;
+    };
+    std::vector<std::thread> workers;
+    for (size_t l = 0; l < kLanes; ++l)
+      workers.emplace_back([&, l] {
+        std::unique_lock<std::mutex> lock(mu);
+        while (true) {
+          cv.wait(lock, [&] { return stop || !lanes[l].empty() || read_done; });
+          if (stop || (lanes[l].empty() && read_done)) return;
+          std::shared_ptr<Item> item = lanes[l].front();
+          lanes[l].pop_front();
+          lock.unlock();
+          answer(*item);
+          lock.lock();
+          item->done = true;
+          cv.notify_all();
+        }
+      });
+    std::thread reader([&] {
+      while (true) {
+        auto item = std::make_shared<Item>();
+        if (!stream->Read(&item->request)) break;
+        item->t0 = Clock::now();
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stop || order.size() < kMaxPending; });
+        if (stop) break;
+        order.push_back(item);
+        lanes[lane_of(item->request)].push_back(item);
+        cv.notify_all();
       }
-      if (!stream->Write(response)) break;
+      std::lock_guard<std::mutex> lock(mu);
+      read_done = true;
+      cv.notify_all();
+    });
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      while (true) {
+        cv.wait(lock, [&] { return (!order.empty() && order.front()->done) ||
+                                   (read_done && order.empty()); });
+        if (order.empty()) break;
+        std::shared_ptr<Item> item = order.front();
+        order.pop_front();
+        cv.notify_all();  // room for the reader
+        lock.unlock();
+        const bool written = stream->Write(item->response);
+        lock.lock();
+        if (!written) {
+          stop = true;
+          cv.notify_all();
+          ctx->TryCancel();  // unblocks the reader's Read
+          break;
+        }
+      }
     }
+    reader.join();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = stop || read_done;
+      cv.notify_all();
+    }
+    for (auto& t : workers) t.join();
     if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
     return grpc::Status::OK;
   }
 
  private:
+  static constexpr size_t kLanes = 8, kMaxPending = 512;
+
+  // One stream request's response: the inference answer, or its error (the stream stays open).
+  template <typename Item>
+  void answer(Item& item) {
+    auto& response = item.response;
+    const auto& request = item.request;
+    if (Error e = infer(request, *response.mutable_infer_response(), item.t0); !e.ok()) {
+      response.set_error_message(e.message);
+      auto* r = response.mutable_infer_response();
+      r->Clear();
+      r->set_model_name(request.model_name());
+      r->set_model_version(request.model_version());
+      r->set_id(request.id());
+    }
+  }
+
   // OK, or UNAUTHENTICATED (counted in the metrics) when a token is set and the call's
   // "authorization" metadata does not carry it.
   grpc::Status authorize(grpc::ServerContext* ctx, Clock::time_point t0) {

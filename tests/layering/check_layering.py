@@ -51,6 +51,7 @@ TEST_HEADERS = {
     "onnx/export_builder.h", "runtime/continual.h",
     "serve/types.h", "serve/core.h", "serve/metrics.h", "serve/server_core.h",
     "serve/http_codec.h", "serve/grpc_convert.h", "serve/window_batcher.h", "serve/sequences.h",
+    "serve/http_server.h", "serve/grpc_server.h",
 }
 # The CLI, the Python bindings and the examples: the public API, plus the output-file helper.
 TOOL_HEADERS = {"io/files.h", "serve/server_core.h", "serve/http_server.h",
