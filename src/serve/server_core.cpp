@@ -119,6 +119,12 @@ std::vector<std::string> ServerCore::model_names() const {
   return names;
 }
 
+std::vector<int64_t> ServerCore::sample_dims(const Served& m) {
+  const EngineInfo& info = m.engine->info();
+  const int64_t C = info.spec.C(), T = info.T, V = info.spec.V(), M = info.M;
+  return m.nmtvc ? std::vector<int64_t>{M, T, V, C} : std::vector<int64_t>{C, T, V, M};
+}
+
 Error ServerCore::find(const std::string& name, const std::string& version,
                        const Served*& out) const {
   auto it = models_.find(name);
@@ -142,25 +148,25 @@ Error ServerCore::model_ready(const std::string& name, const std::string& versio
   return Error::none();
 }
 
+// The protocol metadata is the configuration's tensors with their batch dimension: -1 for
+// windows, 1 for a sequence request (one track).
 Error ServerCore::model_metadata(const std::string& name, const std::string& version,
                                  ModelMetadata& out) const {
-  const Served* m = nullptr;
-  Error e = find(name, version, m);
+  ModelConfig cfg;
+  Error e = model_config(name, version, cfg);
   if (!e.ok()) return e;
-  const EngineInfo& info = m->engine->info();
-  const int64_t C = info.spec.C(), T = info.T, V = info.spec.V(), M = info.M;
   out = {};
   out.name = name;
   out.versions = {"1"};
-  out.platform = "stgcn";
-  out.inputs.push_back({kWindowInput, "FP32",
-                        m->nmtvc ? std::vector<int64_t>{-1, M, T, V, C}
-                                 : std::vector<int64_t>{-1, C, T, V, M}});
-  out.outputs.push_back({kLogits, "FP32", {-1, info.spec.num_class()}});
-  if (m->sequences) {
-    out.inputs.push_back({kFramesInput, "FP32", {1, -1, V, C}});
-    out.outputs.push_back({kFrameIndex, "INT64", {1, -1}});
-  }
+  out.platform = cfg.platform;
+  auto with_batch = [](TensorMetadata t, bool sequence) {
+    t.shape.insert(t.shape.begin(), sequence ? 1 : -1);
+    return t;
+  };
+  for (const TensorMetadata& t : cfg.inputs)
+    out.inputs.push_back(with_batch(t, t.name == kFramesInput));
+  for (const TensorMetadata& t : cfg.outputs)
+    out.outputs.push_back(with_batch(t, t.name == kFrameIndex));
   return Error::none();
 }
 
@@ -170,15 +176,13 @@ Error ServerCore::model_config(const std::string& name, const std::string& versi
   Error e = find(name, version, m);
   if (!e.ok()) return e;
   const EngineInfo& info = m->engine->info();
-  const int64_t C = info.spec.C(), T = info.T, V = info.spec.V(), M = info.M;
+  const int64_t C = info.spec.C(), V = info.spec.V();
   out = {};
   out.name = name;
   out.platform = "stgcn";
   out.backend = "stgcn";
   out.max_batch_size = m->batcher->max_batch();
-  out.inputs.push_back({kWindowInput, "FP32",
-                        m->nmtvc ? std::vector<int64_t>{M, T, V, C}
-                                 : std::vector<int64_t>{C, T, V, M}});
+  out.inputs.push_back({kWindowInput, "FP32", sample_dims(*m)});
   out.outputs.push_back({kLogits, "FP32", {info.spec.num_class()}});
   out.dynamic_batching = true;
   out.preferred_batch_size = {m->batcher->max_batch()};
@@ -286,9 +290,7 @@ Error ServerCore::infer_window(const Served& m, const InferRequest& req, InferRe
   if (!e.ok()) return e;
   if (e = check_outputs(req, false); !e.ok()) return e;
   const EngineInfo& info = m.engine->info();
-  const int64_t C = info.spec.C(), T = info.T, V = info.spec.V(), M = info.M;
-  const std::vector<int64_t> per = m.nmtvc ? std::vector<int64_t>{M, T, V, C}
-                                           : std::vector<int64_t>{C, T, V, M};
+  const std::vector<int64_t> per = sample_dims(m);
   const auto& s = t->shape;
   if (s.size() != 5 || s[0] < 1 || !std::equal(per.begin(), per.end(), s.begin() + 1))
     return make_error(Code::kInvalidArgument,
@@ -296,7 +298,7 @@ Error ServerCore::infer_window(const Served& m, const InferRequest& req, InferRe
                                   kWindowInput, shape_text(s), m.name, fmt::join(per, ", "),
                                   m.nmtvc ? "N, M, T, V, C" : "N, C, T, V, M"));
   const int64_t N = s[0];
-  const size_t per_n = static_cast<size_t>(C * T * V * M);
+  const size_t per_n = static_cast<size_t>(per[0] * per[1] * per[2] * per[3]);
   if (t->raw.size() != per_n * static_cast<size_t>(N) * sizeof(float))
     return make_error(Code::kInvalidArgument,
                       fmt::format("input '{}' holds {} bytes, shape {} needs {}", kWindowInput,

@@ -63,6 +63,8 @@ class ServerCore final : public Core {
     bool nmtvc = false;                    // samples come as (N, M, T, V, C)
   };
   Error find(const std::string& name, const std::string& version, const Served*& out) const;
+  // One window's dimensions in the model's layout: (C, T, V, M) or (M, T, V, C).
+  static std::vector<int64_t> sample_dims(const Served& m);
   Error infer_window(const Served& m, const InferRequest& req, InferResponse& resp);
   Error infer_sequence(const Served& m, const InferRequest& req, const std::string& key,
                        InferResponse& resp);
