@@ -51,7 +51,7 @@ Tensor wire(const std::string& name, std::vector<int64_t> shape, const float* da
 
 std::vector<float> floats(const Tensor& t) {
   std::vector<float> v(t.raw.size() / 4);
-  std::memcpy(v.data(), t.raw.data(), t.raw.size());
+  if (!v.empty()) std::memcpy(v.data(), t.raw.data(), t.raw.size());
   return v;
 }
 
