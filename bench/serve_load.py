@@ -151,13 +151,19 @@ async def stream_load(url, frames, tracks, fps, seconds, n_streams=8):
                           and elapsed < seconds * 1.1 + 1)}
 
 
-def window_runs(report, fp32, x, a, inproc):
+def window_runs(report, fp32, x, a, inproc, in_process):
     """Window load, then 10x overload against a small queue."""
-    s = Server("--model", f"demo={fp32}", "--max-queue-delay-us", "5000", "--http-threads", "1024")
+    extra = a.server_args.split()
+    s = Server("--model", f"demo={fp32}", "--max-queue-delay-us", "5000", "--http-threads", "1024",
+               *extra)
     sampler = RssSampler(s.proc.pid)
     sampler.start()
     try:
+        srv0, cli0 = cpu_seconds(s.proc.pid), time.process_time()
         w = asyncio.run(window_load(s.grpc_url, x, a.clients, a.seconds))
+        # The client runs on the same cores: its share is capacity the server did not have.
+        w["server_cpu_s"] = cpu_seconds(s.proc.pid) - srv0
+        w["client_cpu_s"] = time.process_time() - cli0
         w["server_peak_rss_mb"] = sampler.peak
         w["vs_in_process_batch1"] = w["throughput_per_s"] / inproc[1]
         w["vs_in_process_batch8"] = w["throughput_per_s"] / inproc[8]
@@ -165,8 +171,12 @@ def window_runs(report, fp32, x, a, inproc):
     finally:
         sampler.stop = True
         s.stop()
+    report["in_process_after_per_s"] = in_process()
+    if a.no_overload:
+        report["overload"] = None
+        return
     s = Server("--model", f"demo={fp32}", "--max-queue-delay-us", "5000", "--queue-capacity",
-               "64", "--http-threads", "1024")
+               "64", "--http-threads", "1024", *extra)
     sampler = RssSampler(s.proc.pid)
     sampler.start()
     try:
@@ -189,9 +199,13 @@ def print_window(w, o, inproc):
     print("| run | clients | ok | failed | throughput /s | p50 ms | p99 ms | server peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in (("window, batch-1 requests", w), ("10x overload, queue 64", o)):
+        if r is None:
+            continue
         print(f"| {name} | {r['clients']} | {r['ok']} | {r['failed']} | "
               f"{r['throughput_per_s']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
               f"{r['server_peak_rss_mb']:.0f} |")
+    print(f"\nserver CPU {w['server_cpu_s']:.1f} s, client CPU {w['client_cpu_s']:.1f} s over "
+          f"{w['seconds']:.1f} s")
     print(f"\nin-process engine: batch 1 {inproc[1]:.2f}/s, batch 8 {inproc[8]:.2f}/s; server "
           f"{w['vs_in_process_batch1']:.1%} of batch 1, {w['vs_in_process_batch8']:.1%} of "
           f"batch 8")
@@ -204,6 +218,8 @@ def main():
     ap.add_argument("--tracks", default="64,128,256")
     ap.add_argument("--stream-seconds", type=float, default=15)
     ap.add_argument("--fps", type=float, default=30)
+    ap.add_argument("--server-args", default="", help="more `stgcn serve` flags (window runs)")
+    ap.add_argument("--no-overload", action="store_true", help="skip the overload run")
     ap.add_argument("--only-streams", action="store_true", help="skip the window runs")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "serve_load.json"))
     a = ap.parse_args()
@@ -217,18 +233,29 @@ def main():
                    capture_output=True)
     report = {"cpu": cpu_name(), "isa": isa_flags(), "cores": os.cpu_count()}
 
-    # In-process engine, same file.
-    bj = os.path.join(work, "bench.json")
-    subprocess.run([STGCN, "bench", fp32, "--batch", "1,8", "--threads", "2", "--iterations",
-                    "20", "--warmup", "3", "--json", bj], check=True, capture_output=True)
-    inproc = {r["batch"]: r["throughput_per_s"] for r in json.load(open(bj))["results"]}
-    report["in_process_per_s"] = inproc
+    # In-process engine, same file: before and after the window run (the mean is the baseline;
+    # both are reported, the machine's noise shows in their difference).
+    def in_process():
+        bj = os.path.join(work, "bench.json")
+        subprocess.run([STGCN, "bench", fp32, "--batch", "1,8", "--threads", "2", "--iterations",
+                        "40", "--warmup", "5", "--json", bj], check=True, capture_output=True)
+        return {r["batch"]: r["throughput_per_s"] for r in json.load(open(bj))["results"]}
+    before = in_process()
+    report["in_process_before_per_s"] = before
+    inproc = before
 
+    report["server_args"] = a.server_args
     if a.only_streams:  # keep the window runs of the last full run
         old = json.load(open(a.out)) if os.path.exists(a.out) else {}
         report["window"], report["overload"] = old.get("window"), old.get("overload")
     else:
-        window_runs(report, fp32, x, a, inproc)
+        window_runs(report, fp32, x, a, inproc, in_process)
+        after = report["in_process_after_per_s"]
+        inproc = {b: (before[b] + after[b]) / 2 for b in before}
+        w = report["window"]
+        w["vs_in_process_batch1"] = w["throughput_per_s"] / inproc[1]
+        w["vs_in_process_batch8"] = w["throughput_per_s"] / inproc[8]
+    report["in_process_per_s"] = inproc
 
     # Streams: continual INT8 where the CPU has the instructions.
     precision = "int8" if ({"avx512_vnni", "amx_int8"} & set(report["isa"])) else "fp32"
@@ -255,7 +282,7 @@ def main():
     json.dump(report, open(a.out, "w"), indent=1)
     w, o = report["window"], report["overload"]
     print(f"CPU: {report['cpu']} ({', '.join(report['isa'])}), {report['cores']} cores\n")
-    if w is not None and o is not None:
+    if w is not None:
         print_window(w, o, inproc)
     print(f"\nstreams ({precision} continual, {a.fps:g} fps, one frame per request):\n")
     print("| tracks | frames/s answered | expected | errors | p50 ms | p99 ms | holds | server "
