@@ -36,7 +36,7 @@ struct ServeFlags {
   int queue_capacity = 256;
   int max_sequences = 256;
   double sequence_timeout = 60;
-  int workers = 1, threads = 0;
+  int workers = 0, threads = 0;  // 0 workers: one per core, one compute thread each
   int http_threads = 64;
   int64_t max_request_bytes = 64 << 20;
   std::string token_file, tls_cert, tls_key, port_file;
@@ -159,8 +159,12 @@ int run_serve(const ServeFlags& f) {
   mo.batching.max_batch = f.max_batch;
   mo.batching.max_queue_delay_us = f.max_queue_delay_us;
   mo.batching.queue_capacity = f.queue_capacity;
-  mo.batching.workers = f.workers;
-  mo.batching.threads = f.threads;
+  // Default: one engine context per core with one compute thread each; measured faster than
+  // one context on every core for concurrent requests (no OpenMP hand-offs, two batches in
+  // flight; docs/serving.md).
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  mo.batching.workers = f.workers > 0 ? f.workers : cores;
+  mo.batching.threads = f.workers > 0 ? f.threads : (f.threads > 0 ? f.threads : 1);
   mo.sequences.max_sequences = f.max_sequences;
   mo.sequences.idle_timeout_s = f.sequence_timeout;
   mo.sequences.threads = f.threads;
@@ -238,8 +242,10 @@ Subcommand add_serve_command(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(0.01, 86400.0))->group(g);
   cmd->add_flag("--no-sequences", f->no_sequences, "Serve windows only (no continual state)")
       ->group(g);
-  cmd->add_option("--workers", f->workers, "Engine contexts per model for window requests")
-      ->capture_default_str()->check(CLI::Range(1, 256))->group(g);
+  cmd->add_option("--workers", f->workers,
+                  "Engine contexts per model for window requests (0: one per core, with one "
+                  "compute thread each)")
+      ->capture_default_str()->check(CLI::Range(0, 256))->group(g);
   cmd->add_option("--threads", f->threads, "Compute threads per worker (0: cores / workers)")
       ->capture_default_str()->check(CLI::Range(0, 1024))->group(g);
   cmd->add_option("--http-threads", f->http_threads, "Requests served at once per protocol")
