@@ -7,7 +7,7 @@
 * overload: 10x the clients against a small queue: 503 / RESOURCE_EXHAUSTED counted, the
   server's RSS sampled (bounded: compared with the window run's peak);
 * streams: T tracks, each one sequence at --fps frames/s (one frame per request, gRPC
-  bidirectional streams), continual INT8 where the CPU has VNNI / AMX (else FP32): per-frame
+  bidirectional streams, 32 of them), continual INT8 where the CPU has VNNI / AMX (else FP32): per-frame
   latency p50 / p99, and whether p99 < 100 ms with nothing failed and the rate kept.
 
     .venv/bin/python bench/serve_load.py [--seconds 30] [--clients 64] [--tracks 64,128,256]
@@ -108,8 +108,9 @@ async def window_load(url, x, clients, seconds):
             "throughput_per_s": ok / elapsed, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
 
 
-async def stream_load(url, frames, tracks, fps, seconds, n_streams=8):
-    """`tracks` sequences at `fps`, spread over n_streams bidirectional streams."""
+async def stream_load(url, frames, tracks, fps, seconds, n_streams=32):
+    """`tracks` sequences at `fps`, spread over n_streams bidirectional streams (as many camera
+    pipelines would open)."""
     sent, lat, errors = {}, [], []
     per = [list(range(s, tracks, n_streams)) for s in range(n_streams)]
     period = 1.0 / fps

@@ -138,7 +138,14 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Servic
       bool done = false;
     };
     std::mutex mu;
-    std::condition_variable cv;
+    // One condition per waiter kind, each notified only when its own wait may end.
+    std::vector<std::condition_variable> lane_cv(kLanes);
+    std::condition_variable writer_cv, reader_cv;
+    auto wake_all = [&] {
+      for (auto& c : lane_cv) c.notify_all();
+      writer_cv.notify_all();
+      reader_cv.notify_all();
+    };
     std::deque<std::shared_ptr<Item>> order;
     std::vector<std::deque<std::shared_ptr<Item>>> lanes(kLanes);
     bool read_done = false, stop = false;
@@ -159,7 +166,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Servic
       workers.emplace_back([&, l] {
         std::unique_lock<std::mutex> lock(mu);
         while (true) {
-          cv.wait(lock, [&] { return stop || !lanes[l].empty() || read_done; });
+          lane_cv[l].wait(lock, [&] { return stop || !lanes[l].empty() || read_done; });
           if (stop || (lanes[l].empty() && read_done)) return;
           std::shared_ptr<Item> item = lanes[l].front();
           lanes[l].pop_front();
@@ -167,7 +174,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Servic
           answer(*item);
           lock.lock();
           item->done = true;
-          cv.notify_all();
+          if (!order.empty() && order.front() == item) writer_cv.notify_one();
         }
       });
     std::thread reader([&] {
@@ -176,31 +183,32 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Servic
         if (!stream->Read(&item->request)) break;
         item->t0 = Clock::now();
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return stop || order.size() < kMaxPending; });
+        reader_cv.wait(lock, [&] { return stop || order.size() < kMaxPending; });
         if (stop) break;
         order.push_back(item);
-        lanes[lane_of(item->request)].push_back(item);
-        cv.notify_all();
+        const size_t lane = lane_of(item->request);
+        lanes[lane].push_back(item);
+        lane_cv[lane].notify_one();
       }
       std::lock_guard<std::mutex> lock(mu);
       read_done = true;
-      cv.notify_all();
+      wake_all();
     });
     {
       std::unique_lock<std::mutex> lock(mu);
       while (true) {
-        cv.wait(lock, [&] { return (!order.empty() && order.front()->done) ||
-                                   (read_done && order.empty()); });
+        writer_cv.wait(lock, [&] { return (!order.empty() && order.front()->done) ||
+                                          (read_done && order.empty()); });
         if (order.empty()) break;
         std::shared_ptr<Item> item = order.front();
         order.pop_front();
-        cv.notify_all();  // room for the reader
+        reader_cv.notify_one();  // room for the reader
         lock.unlock();
         const bool written = stream->Write(item->response);
         lock.lock();
         if (!written) {
           stop = true;
-          cv.notify_all();
+          wake_all();
           ctx->TryCancel();  // unblocks the reader's Read
           break;
         }
@@ -210,7 +218,7 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Servic
     {
       std::lock_guard<std::mutex> lock(mu);
       stop = stop || read_done;
-      cv.notify_all();
+      wake_all();
     }
     for (auto& t : workers) t.join();
     if (ctx->IsCancelled()) return grpc::Status::CANCELLED;

@@ -77,7 +77,8 @@ void Sequences::on_event(const StreamEvent& e) {
     std::copy(e.logits.begin(), e.logits.end(), s.logits->begin() + i * num_class_);
     s.has[i] = 1;
   }
-  if (++s.got == s.want) cv_.notify_all();
+  // Only this sequence's request waits on its own condition (no herd of every sequence).
+  if (++s.got == s.want) s.done.notify_one();
 }
 
 void Sequences::close(std::shared_ptr<Seq> seq) {
@@ -208,7 +209,8 @@ Error Sequences::step(const std::string& key, bool start, bool end, std::span<co
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(opt_.wait_timeout_s));
-    if (!cv_.wait_until(lock, deadline, [&] { return seq->got >= seq->want; }) && err.ok())
+    if (!seq->done.wait_until(lock, deadline, [&] { return seq->got >= seq->want; }) &&
+        err.ok())
       err = make_error(Code::kDeadlineExceeded,
                        fmt::format("sequence {} of model '{}': {} of {} answers after {} s", key,
                                    model_, seq->got, seq->want, opt_.wait_timeout_s));

@@ -62,6 +62,7 @@ class Sequences {
     int want = 0, got = 0;
     std::vector<float>* logits = nullptr;  // want x num_class
     std::vector<char> has;                 // want: frame answered
+    std::condition_variable done;          // its request's answers are all in
   };
   Sequences() = default;
   void on_event(const StreamEvent& e);
@@ -75,7 +76,6 @@ class Sequences {
   int V_ = 0, C_ = 0, num_class_ = 0;
   int64_t generation_ = 0;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Seq>> by_key_;
   std::map<std::string, std::shared_ptr<Seq>> by_stream_;
   std::thread reaper_;
